@@ -1,0 +1,253 @@
+//! Expected digests from any source (checksum files, `--sha256`, a release, a lock) and
+//! the rules that decide which of them apply to a file.
+
+use std::collections::BTreeSet;
+
+use crate::checksums::{self, ChecksumFile};
+use crate::digest::{Algorithm, AlgorithmSet, Digest};
+
+/// What an expected digest belongs to, when the source knows (a release or a lock).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Label {
+    pub component: String,
+    pub version: String,
+    pub platform: String,
+}
+
+/// One expected digest and where it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expected {
+    /// The name or path the source lists it under; `None` applies to every file named
+    /// on the command line (`--sha256`, a bare-hex file).
+    pub name: Option<String>,
+    /// For a bare digest in `kubelet.sha512`: `kubelet`, which it stands for in a directory.
+    pub sidecar_of: Option<String>,
+    pub digest: Digest,
+    /// Where it came from, as a report shows it: a URL, `FILE:LINE`, `--sha256`.
+    pub origin: String,
+    pub label: Option<Label>,
+    /// The signature evidence that vouches for this digest, if any.
+    pub signed_by: Option<crate::report::SignatureEvidence>,
+}
+
+/// A name that several entries with different digests fit, even after narrowing by
+/// platform.
+#[derive(Debug, thiserror::Error)]
+#[error("{file} matches {} entries with different digests: {}", origins.len(), origins.join(", "))]
+pub struct Ambiguous {
+    pub file: String,
+    pub origins: Vec<String>,
+}
+
+/// All expected digests of one run, and the platform that narrows ambiguous names.
+#[derive(Clone, Debug, Default)]
+pub struct Expectations {
+    pub entries: Vec<Expected>,
+    pub os: String,
+    pub arch: String,
+}
+
+impl Expectations {
+    pub fn new(os: &str, arch: &str) -> Expectations {
+        Expectations { entries: Vec::new(), os: os.into(), arch: arch.into() }
+    }
+
+    pub fn add_checksum_file(&mut self, file: &ChecksumFile) {
+        let sidecar_of = checksums::subject_of_sidecar(&file.source).map(str::to_string);
+        for entry in &file.entries {
+            self.entries.push(Expected {
+                name: entry.name.clone(),
+                sidecar_of: if entry.name.is_none() { sidecar_of.clone() } else { None },
+                digest: entry.digest,
+                origin: format!("{}:{}", file.source, entry.line),
+                label: None,
+                signed_by: None,
+            });
+        }
+    }
+
+    pub fn add_digest(&mut self, digest: Digest, origin: &str) {
+        self.entries.push(Expected {
+            name: None,
+            sidecar_of: None,
+            digest,
+            origin: origin.into(),
+            label: None,
+            signed_by: None,
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entries that apply to a file at `rel` (its path relative to the directory
+    /// argument, or its name for a file argument). `explicit` files also take the
+    /// unnamed digests.
+    ///
+    /// An entry applies when its path equals `rel`, or ends with `/rel` (a longer path
+    /// such as `bin/linux/amd64/kubelet` or an absolute build path). When several such
+    /// entries disagree, those under `/{os}/{arch}/` win; a disagreement left is
+    /// [`Ambiguous`].
+    pub fn matching(&self, rel: &str, explicit: bool) -> Result<Vec<&Expected>, Ambiguous> {
+        let rel = normalize(rel);
+        let file_name = rel.rsplit('/').next().unwrap_or(rel);
+        let mut exact = Vec::new();
+        let mut longer = Vec::new();
+        let mut unnamed = Vec::new();
+        for e in &self.entries {
+            match &e.name {
+                Some(name) => {
+                    let name = normalize(name);
+                    if name == rel {
+                        exact.push(e);
+                    } else if name.strip_suffix(rel).is_some_and(|head| head.ends_with('/')) {
+                        longer.push(e);
+                    }
+                }
+                None if explicit => unnamed.push(e),
+                None if e.sidecar_of.as_deref() == Some(file_name) => unnamed.push(e),
+                None => {}
+            }
+        }
+        let mut named = if exact.is_empty() { longer } else { exact };
+        if disagree(&named) {
+            let platform = format!("/{}/{}/", self.os, self.arch);
+            let narrowed: Vec<&Expected> = named
+                .iter()
+                .copied()
+                .filter(|e| e.name.as_deref().is_some_and(|n| format!("/{n}").contains(&platform)))
+                .collect();
+            if disagree(&narrowed) || narrowed.is_empty() {
+                return Err(Ambiguous {
+                    file: rel.to_string(),
+                    origins: named.iter().map(|e| e.origin.clone()).collect(),
+                });
+            }
+            named = narrowed;
+        }
+        named.extend(unnamed);
+        Ok(named)
+    }
+
+    /// Named entries that a directory walk should have found: plain names, and paths
+    /// of this platform. Entries of other platforms in a multi-platform file are not
+    /// missing from this host.
+    pub fn expected_in_directory(&self) -> impl Iterator<Item = &Expected> {
+        let platform = format!("/{}/{}/", self.os, self.arch);
+        self.entries.iter().filter(move |e| match &e.name {
+            Some(name) => !normalize(name).contains('/') || format!("/{name}").contains(&platform),
+            None => e.sidecar_of.is_some(),
+        })
+    }
+}
+
+/// The entries to compare for a file, given those that apply: SHA-256 only when the
+/// sources list one (hardware-accelerated), else SHA-512, or every algorithm with
+/// `all_digests`.
+pub fn to_compare<'a>(applying: &[&'a Expected], all_digests: bool) -> (Vec<&'a Expected>, AlgorithmSet) {
+    let present: BTreeSet<Algorithm> = applying.iter().map(|e| e.digest.algorithm()).collect();
+    let mut set = AlgorithmSet::default();
+    if all_digests {
+        present.iter().for_each(|a| set.insert(*a));
+    } else if let Some(first) = present.iter().next() {
+        set.insert(*first);
+    }
+    let chosen = applying.iter().copied().filter(|e| set.contains(e.digest.algorithm())).collect();
+    (chosen, set)
+}
+
+fn disagree(entries: &[&Expected]) -> bool {
+    Algorithm::ALL.iter().any(|a| {
+        let digests: BTreeSet<&[u8]> =
+            entries.iter().filter(|e| e.digest.algorithm() == *a).map(|e| e.digest.as_bytes()).collect();
+        digests.len() > 1
+    })
+}
+
+fn normalize(path: &str) -> &str {
+    let mut p = path;
+    while let Some(rest) = p.strip_prefix("./") {
+        p = rest;
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(byte: u8) -> Digest {
+        Digest::from_hex(&hex::encode([byte; 32])).unwrap()
+    }
+
+    fn set(entries: &[(&str, u8)]) -> Expectations {
+        let mut x = Expectations::new("linux", "amd64");
+        for (i, (name, byte)) in entries.iter().enumerate() {
+            x.entries.push(Expected {
+                name: Some(name.to_string()),
+                sidecar_of: None,
+                digest: d(*byte),
+                origin: format!("SUMS:{}", i + 1),
+                label: None,
+                signed_by: None,
+            });
+        }
+        x
+    }
+
+    fn origins(r: Result<Vec<&Expected>, Ambiguous>) -> Vec<String> {
+        r.unwrap().iter().map(|e| e.origin.clone()).collect()
+    }
+
+    #[test]
+    fn exact_path_wins_over_suffix() {
+        let x = set(&[("bin/kubelet", 1), ("kubelet", 2), ("./other/kubelet", 3)]);
+        assert_eq!(origins(x.matching("kubelet", false)), ["SUMS:2"]);
+        assert_eq!(origins(x.matching("bin/kubelet", false)), ["SUMS:1"]);
+        assert_eq!(origins(x.matching("./other/kubelet", false)), ["SUMS:3"]);
+    }
+
+    #[test]
+    fn longer_paths_match_by_suffix_and_narrow_by_platform() {
+        let x = set(&[
+            ("bin/linux/arm64/kubelet", 1),
+            ("bin/linux/amd64/kubelet", 2),
+            ("/workspace/_output/gcs-stage/v1.28.0/bin/linux/amd64/kubeadm", 3),
+            ("bin/linux/amd64/xkubeadm", 4),
+        ]);
+        assert_eq!(origins(x.matching("kubelet", false)), ["SUMS:2"]);
+        assert_eq!(origins(x.matching("kubeadm", false)), ["SUMS:3"]);
+        let mut s390 = x.clone();
+        s390.arch = "s390x".into();
+        let err = s390.matching("kubelet", false).unwrap_err();
+        assert_eq!(err.to_string(), "kubelet matches 2 entries with different digests: SUMS:1, SUMS:2");
+    }
+
+    #[test]
+    fn same_digest_twice_is_not_ambiguous() {
+        let x = set(&[("a/kubelet", 1), ("b/kubelet", 1)]);
+        assert_eq!(origins(x.matching("kubelet", false)).len(), 2);
+    }
+
+    #[test]
+    fn unnamed_digests_apply_to_explicit_files_and_their_sidecar_name() {
+        let mut x = Expectations::new("linux", "amd64");
+        let file = checksums::parse("dir/kubectl.sha256", hex::encode([7u8; 32]).as_bytes()).unwrap();
+        x.add_checksum_file(&file);
+        assert_eq!(x.matching("anything", true).unwrap().len(), 1);
+        assert_eq!(x.matching("kubectl", false).unwrap().len(), 1);
+        assert_eq!(x.matching("kubelet", false).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn prefers_sha256_unless_all_digests() {
+        let mut x = set(&[("k", 1)]);
+        x.add_digest(Digest::from_hex(&"ab".repeat(64)).unwrap(), "--sha512");
+        let applying = x.matching("k", true).unwrap();
+        let (chosen, algorithms) = to_compare(&applying, false);
+        assert_eq!((chosen.len(), algorithms), (1, AlgorithmSet::only(Algorithm::Sha256)));
+        let (chosen, algorithms) = to_compare(&applying, true);
+        assert_eq!((chosen.len(), algorithms), (2, AlgorithmSet::BOTH));
+    }
+}

@@ -1,0 +1,16 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = kverify::cli::Cli::parse();
+    kverify::logging::init(&cli.output);
+    let status = match kverify::run(cli) {
+        Ok(status) => status,
+        Err(err) => {
+            kverify::print_error(&err);
+            err.exit_status()
+        }
+    };
+    ExitCode::from(status.code())
+}

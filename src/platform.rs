@@ -1,0 +1,69 @@
+//! Operating system and architecture, as Kubernetes names them (`linux/amd64`).
+
+use std::fmt;
+
+use crate::Error;
+
+const OSES: &[&str] = &["linux", "darwin", "windows"];
+const ARCHES: &[&str] = &["amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64"];
+
+/// A platform such as `linux/amd64`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Platform {
+    pub os: String,
+    pub arch: String,
+}
+
+impl Platform {
+    /// This host, in Kubernetes' names.
+    pub fn host() -> Platform {
+        let arch = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            "x86" => "386",
+            "powerpc64" => "ppc64le",
+            "s390x" => "s390x",
+            "riscv64" => "riscv64",
+            "arm" => "arm",
+            other => other,
+        };
+        let os = match std::env::consts::OS {
+            "macos" => "darwin",
+            other => other,
+        };
+        Platform { os: os.into(), arch: arch.into() }
+    }
+
+    /// `--os` and `--arch`, each defaulting to this host's.
+    pub fn from_flags(os: Option<&str>, arch: Option<&str>) -> Result<Platform, Error> {
+        let host = Platform::host();
+        let os = os.unwrap_or(&host.os).to_ascii_lowercase();
+        let arch = arch.unwrap_or(&host.arch).to_ascii_lowercase();
+        let arch = match arch.as_str() {
+            "x86_64" => "amd64".to_string(),
+            "aarch64" => "arm64".to_string(),
+            _ => arch,
+        };
+        if !OSES.contains(&os.as_str()) {
+            return Err(Error::usage(format!("unknown operating system {os:?}; known: {}", OSES.join(", "))));
+        }
+        if !ARCHES.contains(&arch.as_str()) {
+            return Err(Error::usage(format!("unknown architecture {arch:?}; known: {}", ARCHES.join(", "))));
+        }
+        Ok(Platform { os, arch })
+    }
+
+    /// `linux/amd64`.
+    pub fn parse(text: &str) -> Result<Platform, Error> {
+        let (os, arch) = text
+            .split_once('/')
+            .ok_or_else(|| Error::usage(format!("platform {text:?} is not OS/ARCH (e.g. linux/amd64)")))?;
+        Platform::from_flags(Some(os), Some(arch))
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.os, self.arch)
+    }
+}

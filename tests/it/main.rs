@@ -1,0 +1,6 @@
+//! The one integration-test binary: each module drives the real `kverify` binary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+mod verify;
