@@ -4,7 +4,9 @@
 # machine these scripts target is small and often shared, so every benchmark runs its
 # commands interleaved, round after round, and reports the best and the median run:
 # a neighbour's burst of work then slows one sample of each command, not every sample
-# of one command.
+# of one command. Each sample also records how much CPU other processes took while it
+# ran (from /proc/stat, minus our own children's time), so a figure measured on a busy
+# machine says so.
 
 # Where samples go; the caller sets it to a directory of its own.
 : "${BENCH_SAMPLES:=}"
@@ -64,26 +66,61 @@ bench_build_kverify() {
     echo "$target/release/kverify"
 }
 
-# Runs a command once with its output discarded and records its wall time under KEY.
+# Sets BENCH_ALL_TICKS to the CPU time (1/100 s) every process on the machine has used,
+# and BENCH_CHILD_TICKS to what this shell's finished children have used. `times` must
+# run in this shell, not in a $(...) subshell whose children are not ours.
+bench_ticks() {
+    local u n s i w q sq st
+    read -r _ u n s i w q sq st _ </proc/stat
+    BENCH_ALL_TICKS=$((u + n + s + q + sq + st))
+    times >"$BENCH_SAMPLES/.times"
+    BENCH_CHILD_TICKS=$(awk 'NR == 2 {
+        t = 0
+        for (j = 1; j <= 2; j++) { split($j, m, "m"); sub(/s$/, "", m[2]); t += m[1] * 60 + m[2] }
+        printf "%d", t * 100
+    }' "$BENCH_SAMPLES/.times")
+}
+
+# Waits up to SECONDS for a second in which the machine is under 5% busy.
+bench_wait_idle() {
+    local deadline=$((SECONDS + $1))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        [ "$(bench_cpu_busy)" -lt 5 ] && return 0
+    done
+    return 0
+}
+
+# Runs a command once with its output discarded and records, under KEY, its wall time
+# and the share of the machine's CPU that other processes used meanwhile.
 # A command that fails stops the benchmark: timing a failure measures nothing.
 bench_sample() {
-    local key=$1 start end status=0
+    local key=$1 start end status=0 all0 child0
     shift
+    bench_ticks
+    all0=$BENCH_ALL_TICKS
+    child0=$BENCH_CHILD_TICKS
     start=$EPOCHREALTIME
     "$@" >/dev/null 2>"$BENCH_SAMPLES/$key.err" || status=$?
     end=$EPOCHREALTIME
+    bench_ticks
     if [ "$status" -ne 0 ]; then
         cat "$BENCH_SAMPLES/$key.err" >&2
         bench_die "'$*' failed (exit $status)"
     fi
-    awk -v s="$start" -v e="$end" 'BEGIN { printf "%.6f\n", e - s }' >>"$BENCH_SAMPLES/$key.times"
+    awk -v s="$start" -v e="$end" -v all=$((BENCH_ALL_TICKS - all0)) -v own=$((BENCH_CHILD_TICKS - child0)) \
+        -v cores="$(nproc)" 'BEGIN {
+            other = (all - own) / ((e - s) * 100 * cores) * 100
+            printf "%.6f %.0f\n", e - s, (other < 0) ? 0 : other
+        }' >>"$BENCH_SAMPLES/$key.times"
 }
 
-# The best (smallest) and median samples of KEY, in seconds.
+# The best (fastest) sample of KEY among those other processes left alone (under 5% of
+# the CPU), or the best of all when none was: "SECONDS OTHER%".
 bench_best() {
-    sort -g "$BENCH_SAMPLES/$1.times" | head -n1
+    sort -g "$BENCH_SAMPLES/$1.times" | awk '$2 < 5 { print; found = 1; exit } NR == 1 { first = $0 } END { if (!found) print first }'
 }
 
+# The median sample of KEY in seconds, whatever else ran.
 bench_median() {
     sort -g "$BENCH_SAMPLES/$1.times" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }

@@ -12,10 +12,15 @@
 # at least 6x faster than sha256sum -c and 2.5x faster than sha512sum -c; one file's
 # SHA-256 at least 0.95x openssl; peak RSS under 64 MiB.
 #
-# Usage: scripts/bench-verify.sh [--files N] [--size MIB] [--large MIB] [--runs N] [--keep]
+# Usage: scripts/bench-verify.sh [--files N] [--size MIB] [--large MIB] [--runs N]
+#                                [--wait-idle SECONDS] [--keep]
 # Defaults: 8 files of 256 MiB plus one of 1024 MiB (3 GiB), 5 interleaved runs,
 # about three minutes on 2 cores. Needs cargo, openssl, coreutils and GNU time
 # (apt-get install -y time), and free memory for the files to stay in the page cache.
+#
+# The table shows the best run that other processes left alone (the "others" column is
+# the share of the CPU they took during it) and the median of all runs. On a shared
+# machine, --wait-idle 60 waits up to a minute before each run for an idle second.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,6 +32,7 @@ files=8
 size=256
 large=1024
 runs=5
+wait_idle=0
 keep=0
 while [ $# -gt 0 ]; do
     case $1 in
@@ -34,12 +40,13 @@ while [ $# -gt 0 ]; do
     --size) size=$2; shift 2 ;;
     --large) large=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
+    --wait-idle) wait_idle=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) bench_die "unknown argument $1 (try --help)" ;;
     esac
 done
-for n in "$files" "$size" "$large" "$runs"; do
+for n in "$files" "$size" "$large" "$runs" "$wait_idle"; do
     [[ $n =~ ^[0-9]+$ ]] || bench_die "expected a whole number, got '$n'"
 done
 [ "$large" -gt 0 ] || bench_die "--large must be at least 1 MiB: the single-file cases hash it"
@@ -105,11 +112,14 @@ cases=(
     "kv_both|$large_bytes|$kverify verify zz-large.bin --checksums ../BOTHSUMS --all-digests"
 )
 
+declare -A keys
+for c in "${cases[@]}"; do keys[${c%%|*}]=1; done
 busy_before=$(bench_cpu_busy)
 for round in $(seq 1 "$runs"); do
     echo "run $round of $runs..." >&2
     for c in "${cases[@]}"; do
         IFS='|' read -r key _ cmd <<<"$c"
+        [ "$wait_idle" -gt 0 ] && bench_wait_idle "$wait_idle"
         # shellcheck disable=SC2086 # the command is split into words on purpose
         bench_sample "$key" $cmd
     done
@@ -121,7 +131,8 @@ rss_one256=$(bench_peak_rss_kib "$kverify" verify zz-large.bin --sha256 "$sha256
 rss_both=$(bench_peak_rss_kib "$kverify" verify zz-large.bin --checksums ../BOTHSUMS --all-digests)
 rss_dir=$(bench_peak_rss_kib "$kverify" verify . --checksums ../SHA512SUMS)
 
-best() { bench_best "$1"; }
+best() { bench_best "$1" | cut -d' ' -f1; }
+others() { bench_best "$1" | cut -d' ' -f2; }
 # ratio BASELINE KVERIFY: how many times faster kverify is, from the best runs.
 ratio() { awk -v b="$(best "$1")" -v k="$(best "$2")" 'BEGIN { printf "%.2f", b / k }'; }
 met() { awk -v r="$1" -v t="$2" 'BEGIN { print (r >= t) ? "met" : "NOT met" }'; }
@@ -135,7 +146,7 @@ row() { # key label bytes [baseline-key target]
         vs="$(ratio "$base" "$key")x"
         [ -n "$target" ] && vs="$vs (target >= ${target}x: $(met "$(ratio "$base" "$key")" "$target"))"
     fi
-    printf '  %-52s %8.3f %8.3f %7s  %s\n' "$label" "$b" "$m" "$gbs" "$vs"
+    printf '  %-54s %7.3f %6s%% %8.3f %6s  %s\n' "$label" "$b" "$(others "$key")" "$m" "$gbs" "$vs"
 }
 
 gib() { awk -v n="$1" 'BEGIN { printf "%.2f GiB", n / 1073741824 }'; }
@@ -145,12 +156,9 @@ echo "machine:  $(bench_machine)"
 echo "tools:    $("$kverify" --version), $(openssl version | cut -d' ' -f1-2), $(sha256sum --version | head -n1)"
 echo "files:    $files x $size MiB + 1 x $large MiB = $(gib "$total_bytes"), page cache warm," \
     "best and median of $runs interleaved runs"
-echo "CPU busy with other work just before/after: ${busy_before}% / ${busy_after}%"
-if [ "$busy_before" -gt 10 ] || [ "$busy_after" -gt 10 ]; then
-    echo "warning: the machine was not idle; the medians suffer first, then the best runs" >&2
-fi
+echo "CPU busy with other work just before/after the runs: ${busy_before}% / ${busy_after}%"
 echo
-printf '  %-52s %8s %8s %7s  %s\n' "command" "best s" "median s" "GB/s" "kverify vs baseline (best runs)"
+printf '  %-54s %7s %7s %8s %6s  %s\n' "command" "best s" "others" "median s" "GB/s" "kverify vs baseline (best runs)"
 echo "directory of $((files + 1)) files, $(gib "$total_bytes"):"
 row kv_dir256 "kverify verify DIR --checksums SHA256SUMS" "$total_bytes" cu_dir256 6
 row cu_dir256 "sha256sum -c SHA256SUMS" "$total_bytes"
@@ -162,6 +170,13 @@ row os_one256 "openssl dgst -sha256 FILE" "$large_bytes"
 row kv_one512 "kverify verify FILE --sha512 HEX" "$large_bytes" os_one512
 row kv_both "kverify verify FILE --all-digests (SHA-256 + SHA-512)" "$large_bytes" os_one512
 row os_one512 "openssl dgst -sha512 FILE" "$large_bytes"
+for key in "${!keys[@]}"; do
+    if [ "$(others "$key")" -ge 5 ]; then
+        echo "warning: every run of some commands shared the CPU with other processes (see 'others');" \
+            "their figures are low; rerun on an idle machine or with --wait-idle 60" >&2
+        break
+    fi
+done
 echo
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 peak=$(printf '%s\n' "$rss_one256" "$rss_both" "$rss_dir" | sort -n | tail -n1)
