@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by kverify's benchmark scripts. Source it; it defines functions only.
 #
 # Timings are wall-clock seconds from bash's $EPOCHREALTIME (no fork per sample). The
