@@ -6,22 +6,23 @@
 #   directory, SHA-512     kverify verify DIR --checksums SHA512SUMS   vs  sha512sum -c
 #   one file, SHA-256      kverify verify FILE --sha256 HEX            vs  openssl dgst -sha256
 #   one file, SHA-512      kverify verify FILE --sha512 HEX            vs  openssl dgst -sha512
-#   one file, both         kverify verify FILE --all-digests (both listed)  vs  openssl dgst -sha512
+#   one file, both         kverify verify FILE --all-digests           vs  openssl dgst -sha512
+#                          (against a file listing its SHA-256 and its SHA-512)
 #
-# and kverify's peak RSS on the large file. Targets (DESIGN.md section 7): a directory
+# and kverify's peak RSS. Targets (DESIGN.md section 7): a directory
 # at least 6x faster than sha256sum -c and 2.5x faster than sha512sum -c; one file's
 # SHA-256 at least 0.95x openssl; peak RSS under 64 MiB.
 #
 # Usage: scripts/bench-verify.sh [--files N] [--size MIB] [--large MIB] [--runs N]
 #                                [--wait-idle SECONDS] [--boost] [--keep]
 # Defaults: 8 files of 256 MiB plus one of 1024 MiB (3 GiB), 5 interleaved runs,
-# about three minutes on 2 cores. Needs cargo, openssl, coreutils and GNU time
+# about two minutes on 2 cores. Needs cargo, openssl, coreutils and GNU time
 # (apt-get install -y time), and free memory for the files to stay in the page cache.
 #
 # The table shows the best run that other processes left alone (the "others" column is
 # the share of all CPUs they used during it: on 2 cores, 50% is a whole core, which a
-# one-thread command does not miss but a two-thread one does) and the median of all runs. On a shared
-# machine, --wait-idle 60 waits up to a minute before each run for an idle second, and
+# one-thread command does not miss but a two-thread one does) and the median of all
+# runs. On a shared machine, --wait-idle 60 waits up to a minute before each run for an idle second, and
 # --boost (root, Linux) runs the whole benchmark in a session of its own with autogroup
 # nice -20, so that other sessions' work (builds, fuzzers) barely takes CPU from any of
 # the commands measured, kverify and baselines alike.
