@@ -3,13 +3,18 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use crate::catalog::VersionRequest;
 use crate::checksums;
 use crate::cli::VerifyArgs;
 use crate::digest::{hash_files, Algorithm, AlgorithmSet, Digest, Digests};
 use crate::expect::{to_compare, Expectations, Expected};
+use crate::install::SignatureCheck;
 use crate::platform::Platform;
+use crate::release;
 use crate::report::{ExitStatus, Format, Mismatch, Outcome, Reporter, Status};
 use crate::Error;
+
+use super::{parse_targets, Session};
 
 pub fn run(args: VerifyArgs, format: Format) -> Result<ExitStatus, Error> {
     let platform = Platform::from_flags(args.source.os.as_deref(), args.source.arch.as_deref())?;
@@ -28,6 +33,10 @@ pub fn run(args: VerifyArgs, format: Format) -> Result<ExitStatus, Error> {
             expectations.add_digest(digest, flag);
         }
     }
+    if !args.release.is_empty() {
+        let session = Session::new(&args.source)?;
+        add_release(&session, &args.release, &args.paths, &mut expectations)?;
+    }
     if expectations.is_empty() {
         return Err(Error::usage_hint(
             "nothing to verify against",
@@ -35,6 +44,92 @@ pub fn run(args: VerifyArgs, format: Format) -> Result<ExitStatus, Error> {
         ));
     }
     verify_paths(&args.paths, &expectations, args.all_digests, format)
+}
+
+/// Adds the published checksums of each `--release` target (`C@V`, or a bare version
+/// whose components are the names of the files given). Published signatures are
+/// verified over the published SHA-256: a file that matches that digest is then covered
+/// by the signature without a second look at its bytes.
+fn add_release(
+    session: &Session,
+    releases: &[String],
+    paths: &[PathBuf],
+    expectations: &mut Expectations,
+) -> Result<(), Error> {
+    let mut targets = Vec::new();
+    for release in releases {
+        match release.split_once('@') {
+            Some(_) => targets.extend(parse_targets(std::slice::from_ref(release), false)?),
+            None => {
+                let version = VersionRequest::parse(release)?;
+                let names = file_names(paths);
+                let known: Vec<String> = names.into_iter().filter(|n| session.catalog.knows(n)).collect();
+                if known.is_empty() {
+                    return Err(Error::usage_hint(
+                        format!("--release {release}: no file here is named like a known component"),
+                        "name the component: --release kubelet@v1.29.0",
+                    ));
+                }
+                targets.extend(known.into_iter().map(|n| (n, version.clone())));
+            }
+        }
+    }
+    // One named release applies to every file given, whatever it is called.
+    let for_every_file = targets.len() == 1 && releases.iter().all(|r| r.contains('@'));
+    for (component, request) in targets {
+        let version =
+            release::resolve_version(&session.catalog, &session.transport, &component, &request, &session.platform)?;
+        let artifact = session.catalog.resolve(&component, &version, &session.platform)?;
+        let mut published = release::published_checksums(&session.transport, &artifact)?;
+        let evidence = match release::fetch_signature(&session.transport, &artifact, &session.trust)? {
+            Err(_not_required) => None,
+            Ok(files) => {
+                let sha256 = published
+                    .iter()
+                    .find_map(|e| match &e.digest {
+                        Digest::Sha256(b) => Some(*b),
+                        Digest::Sha512(_) => None,
+                    })
+                    .ok_or_else(|| {
+                        Error::usage(format!("{}: no SHA-256 published to check its signature over", artifact.label()))
+                    })?;
+                match release::verify_signature(&files, &artifact, &sha256, &session.trust, session.trust_root()?)? {
+                    SignatureCheck::Verified(evidence) => Some(evidence),
+                    SignatureCheck::NotRequired(_) => None,
+                }
+            }
+        };
+        for e in &mut published {
+            if for_every_file {
+                e.sidecar_of = e.name.take();
+            }
+            if matches!(e.digest, Digest::Sha256(_)) {
+                e.signed_by = evidence.clone();
+            }
+        }
+        expectations.entries.extend(published);
+    }
+    Ok(())
+}
+
+/// The file names under `paths`, for inferring components.
+fn file_names(paths: &[PathBuf]) -> Vec<String> {
+    let mut names = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut ignored = Vec::new();
+            names.extend(
+                walk(p, &mut ignored)
+                    .into_iter()
+                    .filter_map(|(f, _)| f.file_name().map(|n| n.to_string_lossy().into_owned())),
+            );
+        } else if let Some(n) = p.file_name() {
+            names.push(n.to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Verifies files and directories against `expectations` and reports each.
@@ -114,6 +209,9 @@ pub fn compare(path: &Path, chosen: &[&Expected], digests: Digests) -> Outcome {
     }
     let origins: Vec<&str> = chosen.iter().map(|e| e.origin.as_str()).collect();
     outcome.evidence.checksum = Some(origins.join(", "));
+    if let Some(evidence) = chosen.iter().find_map(|e| e.signed_by.as_ref()) {
+        outcome.evidence.signature = Some(evidence.clone());
+    }
     if let Some(label) = chosen.iter().find_map(|e| e.label.as_ref()) {
         outcome.component = Some(label.component.clone());
         outcome.version = Some(label.version.clone());
