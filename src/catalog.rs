@@ -282,18 +282,22 @@ impl Artifact {
 #[derive(Clone, Debug)]
 pub struct Catalog {
     specs: Vec<(String, ComponentSpec)>,
+    fingerprint: String,
 }
 
 impl Catalog {
     /// The built-in catalog, with `extra` files adding or replacing components.
     pub fn load(extra: &[PathBuf]) -> Result<Catalog, CatalogError> {
         let mut specs = Vec::new();
+        let mut texts: Vec<String> = Vec::new();
         for (file, text) in BUILT_IN {
             specs.extend(parse_file(file, text)?);
+            texts.push(text.to_string());
         }
         for path in extra {
             let text =
                 fs_err::read_to_string(path).map_err(|source| CatalogError::Read { path: path.clone(), source })?;
+            texts.push(text.clone());
             let added = parse_file(&path.display().to_string(), &text)?;
             let replaced: Vec<String> = added.iter().flat_map(|(_, s)| s.names.clone()).collect();
             for (_, spec) in specs.iter_mut() {
@@ -302,7 +306,13 @@ impl Catalog {
             specs.retain(|(_, s)| !s.names.is_empty());
             specs.extend(added);
         }
-        Ok(Catalog { specs })
+        let fingerprint = crate::lock::catalog_fingerprint(&texts.iter().map(String::as_str).collect::<Vec<_>>());
+        Ok(Catalog { specs, fingerprint })
+    }
+
+    /// A short digest of the catalog files in use, recorded in locks.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// Every component name, sorted, with its description and platforms.

@@ -12,6 +12,7 @@ pub mod digest;
 pub mod expect;
 pub mod fetch;
 pub mod install;
+pub mod lock;
 pub mod logging;
 pub mod platform;
 pub mod progress;
@@ -47,6 +48,8 @@ pub enum Error {
     Release(#[from] release::ReleaseError),
     #[error(transparent)]
     Signature(#[from] signature::SignatureError),
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
 }
 
 impl Error {
@@ -63,6 +66,8 @@ impl Error {
             Error::Usage { .. } => ExitStatus::Usage,
             Error::Io(_) | Error::Install(_) => ExitStatus::Io,
             Error::Checksums(_) | Error::Signature(_) => ExitStatus::Failed,
+            Error::Lock(lock::LockError::Read { .. } | lock::LockError::Write { .. }) => ExitStatus::Io,
+            Error::Lock(_) => ExitStatus::Failed,
             Error::Catalog(catalog::CatalogError::Read { .. }) => ExitStatus::Io,
             Error::Catalog(_) => ExitStatus::Usage,
             Error::Fetch(e) if e.is_usage() => ExitStatus::Usage,
