@@ -52,6 +52,8 @@ pub enum ReleaseError {
         #[source]
         source: signature::SignatureError,
     },
+    #[error("{artifact} has no pin in {}, and --locked allows nothing else", lock.display())]
+    NotPinned { artifact: String, lock: PathBuf },
     #[error("version marker {url} holds {text:?}, not a version")]
     BadMarker { url: String, text: String },
 }
@@ -114,9 +116,14 @@ pub fn resolve_version(
     }
 }
 
-/// Downloads and parses every checksum file of `artifact`; each must list it.
-pub fn published_checksums(transport: &Transport, artifact: &Artifact) -> Result<Vec<Expected>, Error> {
+/// A checksum file as downloaded: its URL and bytes.
+pub type RawFile = (String, Vec<u8>);
+
+/// Downloads and parses every checksum file of `artifact`; each must list it. The raw
+/// files come back too, for mirrors.
+pub fn published_checksums(transport: &Transport, artifact: &Artifact) -> Result<(Vec<Expected>, Vec<RawFile>), Error> {
     let mut all = Vec::new();
+    let mut raw = Vec::new();
     for url in &artifact.checksum_urls {
         let bytes = transport.get_small(url, MAX_FILE_LEN).map_err(|e| match e {
             e if e.is_verification_failure() => {
@@ -134,6 +141,7 @@ pub fn published_checksums(transport: &Transport, artifact: &Artifact) -> Result
             return Err(ReleaseError::NoEntry { url: url.clone(), file_name: artifact.file_name.clone() }.into());
         }
         all.extend(matching);
+        raw.push((url.clone(), bytes));
     }
     let label = Label {
         component: artifact.component.clone(),
@@ -145,7 +153,7 @@ pub fn published_checksums(transport: &Transport, artifact: &Artifact) -> Result
         // Compare by the artifact's name from now on, whatever the file listed it as.
         e.name = Some(artifact.install_name.clone());
     }
-    Ok(all)
+    Ok((all, raw))
 }
 
 /// Downloads the signature files the policy asks for. `Ok(None)` when no signature is

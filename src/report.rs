@@ -291,14 +291,15 @@ impl Reporter {
         self.status = self.status.and(status);
     }
 
-    /// Prints the summary line (text only) and returns the exit status.
-    pub fn finish(mut self, noun: &str) -> ExitStatus {
+    /// Prints the summary line (text only), `what` saying what the verified count is
+    /// (`files verified`), and returns the exit status.
+    pub fn finish(mut self, what: &str) -> ExitStatus {
         let verified = self.count(Status::Ok);
         if verified == 0 && self.status == ExitStatus::Ok {
             self.status = ExitStatus::Failed;
         }
         if self.format == Format::Text {
-            let mut parts = vec![format!("{verified} {noun} verified")];
+            let mut parts = vec![format!("{verified} {what}")];
             for (status, word) in [
                 (Status::Fail, "failed"),
                 (Status::Error, "errors"),

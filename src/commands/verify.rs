@@ -9,6 +9,7 @@ use crate::cli::VerifyArgs;
 use crate::digest::{hash_files, Algorithm, AlgorithmSet, Digest, Digests};
 use crate::expect::{to_compare, Expectations, Expected};
 use crate::install::SignatureCheck;
+use crate::lock::Lock;
 use crate::platform::Platform;
 use crate::release;
 use crate::report::{ExitStatus, Format, Mismatch, Outcome, Reporter, Status};
@@ -31,6 +32,20 @@ pub fn run(args: VerifyArgs, format: Format) -> Result<ExitStatus, Error> {
             let digest =
                 Digest::from_hex_as(algorithm, hex.trim()).map_err(|e| Error::usage(format!("{flag} {hex}: {e}")))?;
             expectations.add_digest(digest, flag);
+        }
+    }
+    if let Some(path) = &args.lock {
+        let lock = Lock::load(path)?;
+        let platform = args.source.os.is_some() || args.source.arch.is_some();
+        let wanted = platform.then(|| expectations.platform());
+        expectations.entries.extend(
+            lock.expectations(path)
+                .into_iter()
+                .filter(|e| wanted.as_ref().is_none_or(|p| e.label.as_ref().is_some_and(|l| &l.platform == p))),
+        );
+        expectations.any_of = true;
+        if expectations.is_empty() {
+            return Err(Error::usage(format!("{} pins nothing for {}", path.display(), wanted.unwrap_or_default())));
         }
     }
     if !args.release.is_empty() {
@@ -80,7 +95,7 @@ fn add_release(
         let version =
             release::resolve_version(&session.catalog, &session.transport, &component, &request, &session.platform)?;
         let artifact = session.catalog.resolve(&component, &version, &session.platform)?;
-        let mut published = release::published_checksums(&session.transport, &artifact)?;
+        let (mut published, _) = release::published_checksums(&session.transport, &artifact)?;
         let evidence = match release::fetch_signature(&session.transport, &artifact, &session.trust)? {
             Err(_not_required) => None,
             Ok(files) => {
@@ -168,6 +183,7 @@ pub fn verify_paths(
     let jobs: Vec<(PathBuf, AlgorithmSet)> = plan.candidates.iter().map(|c| (c.path.clone(), c.algorithms)).collect();
     for (candidate, result) in plan.candidates.iter().zip(hash_files(&jobs)) {
         let outcome = match result {
+            Ok((digests, _)) if expectations.any_of => compare_any(&candidate.path, &candidate.compare, digests),
             Ok((digests, _)) => compare(&candidate.path, &candidate.compare, digests),
             Err(e) => path_outcome(&candidate.path, Status::Error).with_message(format!("cannot read: {e}")),
         };
@@ -184,7 +200,7 @@ pub fn verify_paths(
             }
         }
     }
-    Ok(reporter.finish("files"))
+    Ok(reporter.finish("files verified"))
 }
 
 /// The outcome of comparing what was computed with every expected digest chosen.
@@ -212,6 +228,9 @@ pub fn compare(path: &Path, chosen: &[&Expected], digests: Digests) -> Outcome {
     if let Some(evidence) = chosen.iter().find_map(|e| e.signed_by.as_ref()) {
         outcome.evidence.signature = Some(evidence.clone());
     }
+    if let Some(pin) = chosen.iter().find_map(|e| e.pinned_in.as_ref()) {
+        outcome.evidence.pin = Some(pin.clone());
+    }
     if let Some(label) = chosen.iter().find_map(|e| e.label.as_ref()) {
         outcome.component = Some(label.component.clone());
         outcome.version = Some(label.version.clone());
@@ -219,6 +238,23 @@ pub fn compare(path: &Path, chosen: &[&Expected], digests: Digests) -> Outcome {
     }
     outcome.digests = digests;
     outcome
+}
+
+/// Like [`compare`], when the entries are alternatives: the file verifies if it matches
+/// every digest of any one label (component, version, platform).
+fn compare_any(path: &Path, chosen: &[&Expected], digests: Digests) -> Outcome {
+    let mut labels: Vec<Option<&crate::expect::Label>> = chosen.iter().map(|e| e.label.as_ref()).collect();
+    labels.dedup();
+    let mut failed = None;
+    for label in labels {
+        let group: Vec<&Expected> = chosen.iter().copied().filter(|e| e.label.as_ref() == label).collect();
+        let outcome = compare(path, &group, digests.clone());
+        if outcome.status == Status::Ok {
+            return outcome;
+        }
+        failed.get_or_insert(outcome);
+    }
+    failed.unwrap_or_else(|| compare(path, chosen, digests))
 }
 
 /// A file to check and the entries chosen to compare it with.
