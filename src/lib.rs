@@ -18,6 +18,7 @@ pub mod platform;
 pub mod progress;
 pub mod release;
 pub mod report;
+pub mod sbom;
 pub mod signature;
 
 use std::error::Error as _;
@@ -50,6 +51,8 @@ pub enum Error {
     Signature(#[from] signature::SignatureError),
     #[error(transparent)]
     Lock(#[from] lock::LockError),
+    #[error(transparent)]
+    Sbom(#[from] sbom::SbomError),
 }
 
 impl Error {
@@ -67,7 +70,7 @@ impl Error {
             Error::Io(_) | Error::Install(_) => ExitStatus::Io,
             Error::Checksums(_) | Error::Signature(_) => ExitStatus::Failed,
             Error::Lock(lock::LockError::Read { .. } | lock::LockError::Write { .. }) => ExitStatus::Io,
-            Error::Lock(_) => ExitStatus::Failed,
+            Error::Lock(_) | Error::Sbom(_) => ExitStatus::Failed,
             Error::Catalog(catalog::CatalogError::Read { .. }) => ExitStatus::Io,
             Error::Catalog(_) => ExitStatus::Usage,
             Error::Fetch(e) if e.is_usage() => ExitStatus::Usage,

@@ -1,6 +1,7 @@
 //! `kverify verify`: files on disk against checksum files, digests, releases or locks.
 
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::catalog::VersionRequest;
@@ -91,40 +92,65 @@ fn add_release(
     }
     // One named release applies to every file given, whatever it is called.
     let for_every_file = targets.len() == 1 && releases.iter().all(|r| r.contains('@'));
+    let mut sboms: HashMap<String, Option<release::SignedSbom>> = HashMap::new();
     for (component, request) in targets {
         let version =
             release::resolve_version(&session.catalog, &session.transport, &component, &request, &session.platform)?;
         let artifact = session.catalog.resolve(&component, &version, &session.platform)?;
-        let (mut published, _) = release::published_checksums(&session.transport, &artifact)?;
-        let evidence = match release::fetch_signature(&session.transport, &artifact, &session.trust)? {
-            Err(_not_required) => None,
-            Ok(files) => {
-                let sha256 = published
-                    .iter()
-                    .find_map(|e| match &e.digest {
-                        Digest::Sha256(b) => Some(*b),
-                        Digest::Sha512(_) => None,
-                    })
-                    .ok_or_else(|| {
-                        Error::usage(format!("{}: no SHA-256 published to check its signature over", artifact.label()))
-                    })?;
-                match release::verify_signature(&files, &artifact, &sha256, &session.trust, session.trust_root()?)? {
-                    SignatureCheck::Verified(evidence) => Some(evidence),
-                    SignatureCheck::NotRequired(_) => None,
+        // One signed SBOM covers every binary of a release: one download, one signature.
+        let signed = match &artifact.sbom {
+            Some(s) => match sboms.entry(s.url.clone()) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => {
+                    e.insert(release::signed_sbom(&session.transport, &artifact, &session.trust, || {
+                        session.trust_root()
+                    })?)
                 }
-            }
+            },
+            None => &None,
+        };
+        let mut published = match signed {
+            Some(signed) => signed.expected_for(&artifact),
+            None => published_and_signed(session, &artifact)?,
         };
         for e in &mut published {
             if for_every_file {
                 e.sidecar_of = e.name.take();
             }
-            if matches!(e.digest, Digest::Sha256(_)) {
-                e.signed_by = evidence.clone();
-            }
         }
         expectations.entries.extend(published);
     }
     Ok(())
+}
+
+/// The artifact's own checksum files, with its own signature verified over the
+/// published SHA-256 (a file that matches that digest is then covered by it).
+fn published_and_signed(session: &Session, artifact: &crate::catalog::Artifact) -> Result<Vec<Expected>, Error> {
+    let (mut published, _) = release::published_checksums(&session.transport, artifact)?;
+    let evidence = match release::fetch_signature(&session.transport, artifact, &session.trust)? {
+        Err(_not_required) => None,
+        Ok(files) => {
+            let sha256 = published
+                .iter()
+                .find_map(|e| match &e.digest {
+                    Digest::Sha256(b) => Some(*b),
+                    Digest::Sha512(_) => None,
+                })
+                .ok_or_else(|| {
+                    Error::usage(format!("{}: no SHA-256 published to check its signature over", artifact.label()))
+                })?;
+            match release::verify_signature(&files, artifact, &sha256, &session.trust, session.trust_root()?)? {
+                SignatureCheck::Verified(evidence) => Some(evidence),
+                SignatureCheck::NotRequired(_) => None,
+            }
+        }
+    };
+    for e in &mut published {
+        if matches!(e.digest, Digest::Sha256(_)) {
+            e.signed_by = evidence.clone();
+        }
+    }
+    Ok(published)
 }
 
 /// The file names under `paths`, for inferring components.
