@@ -11,6 +11,7 @@ pub mod expect;
 pub mod logging;
 pub mod platform;
 pub mod report;
+pub mod signature;
 
 use std::error::Error as _;
 
@@ -28,6 +29,10 @@ pub enum Error {
     /// A checksum file is malformed or unacceptable.
     #[error(transparent)]
     Checksums(#[from] checksums::ChecksumError),
+    /// A signature, its certificate, a bundle or the trusted root did not verify or
+    /// could not be read.
+    #[error(transparent)]
+    Signature(#[from] signature::SignatureError),
 }
 
 impl Error {
@@ -43,7 +48,7 @@ impl Error {
         match self {
             Error::Usage { .. } => ExitStatus::Usage,
             Error::Io(_) => ExitStatus::Io,
-            Error::Checksums(_) => ExitStatus::Failed,
+            Error::Checksums(_) | Error::Signature(_) => ExitStatus::Failed,
         }
     }
 
@@ -53,6 +58,12 @@ impl Error {
             Error::Usage { hint, .. } => hint.clone(),
             Error::Checksums(checksums::ChecksumError::WeakOnly { .. }) => {
                 Some("use the SHA-256 or SHA-512 checksum file the upstream publishes".into())
+            }
+            Error::Signature(signature::SignatureError::TrustRoot { .. }) => {
+                Some("--trusted-root takes a Sigstore trusted_root.json (as `cosign trusted-root create` writes)".into())
+            }
+            Error::Signature(signature::SignatureError::Identity { .. } | signature::SignatureError::Issuer { .. }) => {
+                Some("check --certificate-identity and --certificate-oidc-issuer against the signer the upstream documents".into())
             }
             _ => None,
         }
@@ -64,7 +75,7 @@ pub fn print_error(err: &Error) {
     eprintln!("error: {err}");
     let mut source = err.source();
     // `transparent` variants share their source's text; skip the repeat.
-    if matches!(err, Error::Io(_) | Error::Checksums(_)) {
+    if matches!(err, Error::Io(_) | Error::Checksums(_) | Error::Signature(_)) {
         source = source.and_then(|s| s.source());
     }
     while let Some(cause) = source {
