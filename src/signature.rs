@@ -100,6 +100,9 @@ pub enum SignatureError {
         #[source]
         source: sigstore_types::Error,
     },
+    /// A signature, certificate, key or bundle file far larger than any real one.
+    #[error("{file} is larger than {cap} bytes: not a signature file")]
+    TooLarge { file: String, cap: u64 },
     /// No line of an attestation file verifies for this artifact.
     #[error("no attestation for {artifact} verifies ({lines} lines): {reasons}")]
     NoAttestation { artifact: String, lines: usize, reasons: String },
@@ -354,8 +357,8 @@ fn verify_parsed(
     };
     let result = match verifier.verify(Sha256Hash::new(*sha256), bundle, &vp) {
         Ok(result) => result,
-        Err(e) => {
-            // Say "expected vs found" for a wrong signer rather than the library's words.
+        Err(e @ (sigstore_verify::Error::IdentityMismatch { .. } | sigstore_verify::Error::IssuerMismatch { .. })) => {
+            // The same words as for a detached pair: expected, then found.
             let claims = bundle
                 .signing_certificate()
                 .and_then(|cert| sigstore_crypto::parse_certificate_info(cert).ok())
@@ -365,6 +368,7 @@ fn verify_parsed(
             }
             return Err(SignatureError::Bundle { source: e });
         }
+        Err(e) => return Err(SignatureError::Bundle { source: e }),
     };
     let identity = result.identity().map(|i| i.as_str().to_string()).unwrap_or_default();
     let issuer = result.issuer().unwrap_or_default().to_string();
@@ -431,13 +435,16 @@ fn decode_certificate(cert_file: &[u8]) -> Result<DerCertificate, SignatureError
     DerCertificate::from_pem(text.trim()).map_err(|e| SignatureError::Certificate { reason: e.to_string() })
 }
 
-/// Chains the leaf to a Fulcio CA valid at its notBefore, with the code-signing EKU,
-/// validated at that time. Returns the SPKI (DER) of the leaf's issuer, for the SCT.
+/// Chains the leaf to a Fulcio CA valid at its notBefore, validated at that time; the
+/// leaf must carry the code-signing EKU. Returns the SPKI (DER) of the leaf's issuer, for the SCT.
 fn verify_chain(leaf_der: &[u8], info: &CertificateInfo, root: &TrustRoot) -> Result<Vec<u8>, SignatureError> {
     let at = info.not_before;
     let untrusted = |source| SignatureError::Untrusted { at: at.to_string(), source };
     let secs = u64::try_from(at.as_second()).map_err(|_| untrusted(None))?;
     let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(secs));
+    if !has_code_signing_eku(leaf_der)? {
+        return Err(SignatureError::Certificate { reason: "it lacks the code-signing extended key usage".into() });
+    }
     let leaf = CertificateDer::from(leaf_der);
     let end_entity = webpki::EndEntityCert::try_from(&leaf)
         .map_err(|e| SignatureError::Certificate { reason: format!("not an end-entity certificate: {e}") })?;
@@ -459,7 +466,9 @@ fn verify_chain(leaf_der: &[u8], info: &CertificateInfo, root: &TrustRoot) -> Re
             &anchors,
             &intermediates,
             time,
-            webpki::KeyUsage::required(CODE_SIGNING_EKU),
+            // CAs without an EKU extension may issue code-signing leaves (as in Go's
+            // x509); the leaf itself must name code signing, checked below.
+            webpki::KeyUsage::required_if_present(CODE_SIGNING_EKU),
             None,
             None,
         ) {
@@ -479,6 +488,17 @@ fn verify_chain(leaf_der: &[u8], info: &CertificateInfo, root: &TrustRoot) -> Re
         }
     }
     Err(untrusted(last_error))
+}
+
+fn has_code_signing_eku(leaf_der: &[u8]) -> Result<bool, SignatureError> {
+    let cert = x509_cert::Certificate::from_der(leaf_der)
+        .map_err(|e| SignatureError::Certificate { reason: e.to_string() })?;
+    let code_signing = x509_cert::der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
+    match cert.tbs_certificate.get::<x509_cert::ext::pkix::ExtendedKeyUsage>() {
+        Ok(Some((_, eku))) => Ok(eku.0.contains(&code_signing)),
+        Ok(None) => Ok(false),
+        Err(e) => Err(SignatureError::Certificate { reason: format!("malformed extended key usage: {e}") }),
+    }
 }
 
 /// Verifies one embedded SCT against the CT log keys of the trusted root (RFC 6962

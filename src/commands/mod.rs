@@ -1,5 +1,6 @@
 //! One module per subcommand: orchestration of the capabilities, no parsing of bytes.
 
+mod signed;
 mod verify;
 
 use crate::cli::{Cli, Command, OutputArgs};
