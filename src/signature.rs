@@ -73,11 +73,14 @@ pub enum SignatureError {
     /// The certificate names another OIDC issuer.
     #[error("wrong OIDC issuer: expected {expected}, found {found}")]
     Issuer { expected: String, found: String },
+    /// The decoded `.sig` is not a DER ECDSA signature at all.
+    #[error("the signature is not a DER ECDSA signature")]
+    SignatureEncoding,
     /// The signature is not over this artifact's SHA-256 with the certificate's key.
     #[error("the signature does not match this file under the certificate's key")]
     Signature {
         #[source]
-        source: Option<sigstore_crypto::Error>,
+        source: sigstore_crypto::Error,
     },
     /// The certificate's key cannot sign the way Kubernetes does.
     #[error("unsupported certificate key: {0}")]
@@ -420,7 +423,7 @@ fn decode_signature(sig_file: &[u8]) -> Result<SignatureBytes, SignatureError> {
     // An ECDSA signature is a DER SEQUENCE of two INTEGERs; anything else is garbage
     // that must not be reported as a mere mismatch.
     if der.len() < 8 || der[0] != 0x30 {
-        return Err(SignatureError::Signature { source: None });
+        return Err(SignatureError::SignatureEncoding);
     }
     Ok(SignatureBytes::new(der))
 }
@@ -616,7 +619,7 @@ fn verify_prehashed(
     };
     let key = VerificationKey::from_spki_with_scheme(&info.public_key, scheme)
         .map_err(|e| SignatureError::UnsupportedKey(e.to_string()))?;
-    key.verify_prehashed(sha256, signature).map_err(|e| SignatureError::Signature { source: Some(e) })
+    key.verify_prehashed(sha256, signature).map_err(|source| SignatureError::Signature { source })
 }
 
 #[cfg(test)]
@@ -702,6 +705,44 @@ mod tests {
         let (p, root) = (v01(), TrustRoot::production().unwrap());
         let err = verify_detached(&sha256(b"b\n"), &p.sig, &p.cert, &beacon(), &root).unwrap_err();
         assert!(matches!(err, SignatureError::Signature { .. }), "{err}");
+    }
+
+    /// A bundle file as one JSON line, as attestation files hold them.
+    fn one_line(rel: &str) -> Vec<u8> {
+        let value: serde_json::Value = serde_json::from_slice(&vector(rel)).unwrap();
+        serde_json::to_vec(&value).unwrap()
+    }
+
+    fn attestations() -> Vec<u8> {
+        let bv = "sigstore-conformance/bundle-verify";
+        let mut jsonl = one_line(&format!("{bv}/happy-path-v0.3/bundle.sigstore.json"));
+        jsonl.extend(b"\n\n");
+        jsonl.extend(one_line(&format!("{bv}/happy-path-intoto-in-dsse-v3/bundle.sigstore.json")));
+        jsonl.push(b'\n');
+        jsonl
+    }
+
+    #[test]
+    fn an_attestation_line_naming_the_artifact_verifies() {
+        let (p, root) = (v01(), TrustRoot::production().unwrap());
+        let evidence = verify_intoto_jsonl(&p.digest, "a.txt", &attestations(), &beacon(), &root).unwrap();
+        assert_eq!((evidence.kind, evidence.tlog, evidence.identity.as_str()), ("bundle", true, BEACON));
+        assert!(evidence.signed_at.is_some());
+    }
+
+    #[test]
+    fn attestations_for_another_name_digest_or_signer_are_refused() {
+        let (p, root) = (v01(), TrustRoot::production().unwrap());
+        let jsonl = attestations();
+        let err = verify_intoto_jsonl(&p.digest, "b.txt", &jsonl, &beacon(), &root).unwrap_err();
+        assert!(err.to_string().contains("no attestation for b.txt verifies (2 lines)"), "{err}");
+        assert!(verify_intoto_jsonl(&sha256(b"b\n"), "a.txt", &jsonl, &beacon(), &root).is_err());
+        let err = verify_intoto_jsonl(&p.digest, "a.txt", &jsonl, &Policy::kubernetes(), &root).unwrap_err();
+        assert!(err.to_string().contains(&format!("expected {KUBERNETES_IDENTITY}")), "{err}");
+        // A message signature over the digest is not an attestation that names it.
+        let message_only = one_line("sigstore-conformance/bundle-verify/happy-path-v0.3/bundle.sigstore.json");
+        assert!(verify_intoto_jsonl(&p.digest, "a.txt", &message_only, &beacon(), &root).is_err());
+        assert!(verify_intoto_jsonl(&p.digest, "a.txt", b"\n \n", &beacon(), &root).is_err());
     }
 
     #[test]

@@ -456,3 +456,11 @@ fn the_pki_helper_writes_kubernetes_shaped_files() {
     ])
     .code(0);
 }
+
+#[test]
+fn a_signature_that_is_not_der_is_refused_as_malformed() {
+    let k = K8s::signed(&Leaf::kubernetes());
+    std::fs::write(k.path("kubelet.sig"), base64::engine::general_purpose::STANDARD.encode(b"not a DER signature"))
+        .unwrap();
+    k.refused("the signature is not a DER ECDSA signature");
+}
