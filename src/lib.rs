@@ -47,6 +47,8 @@ pub enum Error {
     Archive(#[from] archive::ArchiveError),
     #[error(transparent)]
     Release(#[from] release::ReleaseError),
+    /// A signature, its certificate, a bundle or the trusted root did not verify or
+    /// could not be read.
     #[error(transparent)]
     Signature(#[from] signature::SignatureError),
     #[error(transparent)]

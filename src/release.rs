@@ -52,7 +52,7 @@ pub enum ReleaseError {
         artifact: String,
         url: String,
         #[source]
-        source: signature::SignatureError,
+        source: Box<signature::SignatureError>,
     },
     #[error("{artifact} has no pin in {}, and --locked allows nothing else", lock.display())]
     NotPinned { artifact: String, lock: PathBuf },
@@ -210,7 +210,11 @@ pub fn verify_signature(
         identity: IdentityMatcher::Exact(trust.identity.clone().unwrap_or_else(|| r.identity.clone())),
         issuer: trust.issuer.clone().unwrap_or_else(|| r.issuer.clone()),
     };
-    let invalid = |source| ReleaseError::SignatureInvalid { artifact: artifact.label(), url: r.url.clone(), source };
+    let invalid = |source| ReleaseError::SignatureInvalid {
+        artifact: artifact.label(),
+        url: r.url.clone(),
+        source: Box::new(source),
+    };
     let evidence = match r.kind {
         SignatureKind::CosignDetached => {
             let cert = files.certificate.as_deref().unwrap_or_default();

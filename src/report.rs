@@ -79,8 +79,8 @@ pub struct SignatureEvidence {
     pub tlog: bool,
     /// RFC 3339 time of signing, from the transparency log or a timestamp.
     pub signed_at: Option<String>,
-    /// For text reports: what was not checked and why (`tlog: not checked (no bundle)`).
-    #[serde(skip)]
+    /// What was not checked and why (`tlog: not checked (no bundle)`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }
 

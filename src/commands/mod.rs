@@ -5,6 +5,7 @@ mod fetch;
 mod identify;
 mod lock;
 mod mirror;
+mod signed;
 mod verify;
 
 use std::sync::OnceLock;

@@ -19,6 +19,9 @@ use crate::Error;
 use super::{parse_targets, Session};
 
 pub fn run(args: VerifyArgs, format: Format) -> Result<ExitStatus, Error> {
+    if args.bundle.is_some() || args.signature.is_some() {
+        return super::signed::run(args, format);
+    }
     let platform = Platform::from_flags(args.source.os.as_deref(), args.source.arch.as_deref())?;
     let mut expectations = Expectations::new(&platform.os, &platform.arch);
     for path in &args.checksums {
