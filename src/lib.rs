@@ -48,6 +48,7 @@ impl Error {
         match self {
             Error::Usage { .. } => ExitStatus::Usage,
             Error::Io(_) => ExitStatus::Io,
+            Error::Signature(signature::SignatureError::TrustRootUnreadable { .. }) => ExitStatus::Io,
             Error::Checksums(_) | Error::Signature(_) => ExitStatus::Failed,
         }
     }
