@@ -70,6 +70,7 @@ impl Error {
         match self {
             Error::Usage { .. } => ExitStatus::Usage,
             Error::Io(_) | Error::Install(_) => ExitStatus::Io,
+            Error::Signature(signature::SignatureError::TrustRootUnreadable { .. }) => ExitStatus::Io,
             Error::Checksums(_) | Error::Signature(_) => ExitStatus::Failed,
             Error::Lock(lock::LockError::Read { .. } | lock::LockError::Write { .. }) => ExitStatus::Io,
             Error::Lock(_) | Error::Sbom(_) => ExitStatus::Failed,

@@ -40,7 +40,14 @@ const CODE_SIGNING_EKU: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03
 /// Why a signature did not verify, or its evidence could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum SignatureError {
-    /// The trusted root could not be read or parsed.
+    /// The trusted root file could not be read (an I/O problem, not bad evidence).
+    #[error("cannot read the trusted root {origin}")]
+    TrustRootUnreadable {
+        origin: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The trusted root is malformed or holds unusable trust material.
     #[error("cannot load the trusted root {origin}")]
     TrustRoot {
         origin: String,
@@ -116,6 +123,8 @@ pub enum SignatureError {
 #[derive(Clone, Debug)]
 pub struct TrustRoot {
     root: TrustedRoot,
+    /// Where it came from, for errors: a path or "the built-in public-good root".
+    origin: String,
 }
 
 impl TrustRoot {
@@ -128,7 +137,7 @@ impl TrustRoot {
     pub fn from_file(path: &Path) -> Result<TrustRoot, SignatureError> {
         let origin = path.display().to_string();
         let bytes = std::fs::read(path)
-            .map_err(|e| SignatureError::TrustRoot { origin: origin.clone(), source: Box::new(e) })?;
+            .map_err(|source| SignatureError::TrustRootUnreadable { origin: origin.clone(), source })?;
         let text = std::str::from_utf8(&bytes)
             .map_err(|e| SignatureError::TrustRoot { origin: origin.clone(), source: Box::new(e) })?;
         TrustRoot::from_json(&origin, text)
@@ -138,7 +147,7 @@ impl TrustRoot {
     pub fn from_json(origin: &str, json: &str) -> Result<TrustRoot, SignatureError> {
         let root = TrustedRoot::from_json(json)
             .map_err(|e| SignatureError::TrustRoot { origin: origin.to_string(), source: Box::new(e) })?;
-        Ok(TrustRoot { root })
+        Ok(TrustRoot { root, origin: origin.to_string() })
     }
 }
 
@@ -338,7 +347,8 @@ pub fn chain_text(err: &dyn std::error::Error) -> String {
 }
 
 fn verifier(root: &TrustRoot) -> Result<Verifier, SignatureError> {
-    Verifier::new(&root.root).map_err(|e| SignatureError::TrustRoot { origin: "in use".into(), source: Box::new(e) })
+    Verifier::new(&root.root)
+        .map_err(|e| SignatureError::TrustRoot { origin: root.origin.clone(), source: Box::new(e) })
 }
 
 fn parse_bundle(json: &[u8]) -> Result<Bundle, SignatureError> {

@@ -68,11 +68,7 @@ pub fn run(args: VerifyArgs, format: Format) -> Result<ExitStatus, Error> {
     }
     let policy = policy(flags, args.key.is_some())?;
     let root = match &flags.trusted_root {
-        Some(path) => {
-            let bytes = read_evidence(path, signature::MAX_BUNDLE_LEN)?;
-            let text = String::from_utf8_lossy(&bytes);
-            TrustRoot::from_json(&path.display().to_string(), &text)?
-        }
+        Some(path) => TrustRoot::from_file(path)?,
         None => TrustRoot::production()?,
     };
     let given = match (&args.bundle, &args.signature, &args.certificate) {

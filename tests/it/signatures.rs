@@ -425,6 +425,12 @@ fn unreadable_evidence_is_an_io_error_and_a_bad_trusted_root_a_failure() {
     assert!(run.stderr.contains("cannot load the trusted root"), "{}", run.stderr);
 
     let k = K8s::signed(&Leaf::kubernetes());
+    std::fs::remove_file(k.path("trusted_root.json")).unwrap();
+    let run = k.verify();
+    run.code(3);
+    assert!(run.stderr.contains("cannot read the trusted root"), "{}", run.stderr);
+
+    let k = K8s::signed(&Leaf::kubernetes());
     std::fs::remove_file(k.path("kubelet")).unwrap();
     k.verify().code(3);
 }
