@@ -56,6 +56,8 @@ pub enum ReleaseError {
     },
     #[error("{artifact} has no pin in {}, and --locked allows nothing else", lock.display())]
     NotPinned { artifact: String, lock: PathBuf },
+    #[error("{artifact} is not listed in the signed release SBOM {url}")]
+    NotInSbom { artifact: String, url: String },
     #[error("version marker {url} holds {text:?}, not a version")]
     BadMarker { url: String, text: String },
 }

@@ -113,7 +113,17 @@ fn add_release(
             None => &None,
         };
         let mut published = match signed {
-            Some(signed) => signed.expected_for(&artifact),
+            Some(signed) => {
+                let listed = signed.expected_for(&artifact);
+                if listed.is_empty() {
+                    return Err(release::ReleaseError::NotInSbom {
+                        artifact: artifact.label(),
+                        url: signed.url.clone(),
+                    }
+                    .into());
+                }
+                listed
+            }
             None => published_and_signed(session, &artifact)?,
         };
         for e in &mut published {

@@ -4,5 +4,6 @@
 
 mod lock;
 mod signatures;
+mod signed_fetch;
 mod support;
 mod verify;
