@@ -16,6 +16,7 @@ pub mod lock;
 pub mod logging;
 pub mod platform;
 pub mod progress;
+pub mod rekor;
 pub mod release;
 pub mod report;
 pub mod sbom;
@@ -55,6 +56,8 @@ pub enum Error {
     Lock(#[from] lock::LockError),
     #[error(transparent)]
     Sbom(#[from] sbom::SbomError),
+    #[error(transparent)]
+    Rekor(#[from] rekor::RekorError),
 }
 
 impl Error {
@@ -74,6 +77,8 @@ impl Error {
             Error::Checksums(_) | Error::Signature(_) => ExitStatus::Failed,
             Error::Lock(lock::LockError::Read { .. } | lock::LockError::Write { .. }) => ExitStatus::Io,
             Error::Lock(_) | Error::Sbom(_) => ExitStatus::Failed,
+            Error::Rekor(e) if e.is_network() => ExitStatus::Io,
+            Error::Rekor(_) => ExitStatus::Failed,
             Error::Catalog(catalog::CatalogError::Read { .. }) => ExitStatus::Io,
             Error::Catalog(_) => ExitStatus::Usage,
             Error::Fetch(e) if e.is_usage() => ExitStatus::Usage,
