@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod lock;
+mod rekor;
 mod signatures;
 mod signed_fetch;
 mod support;
