@@ -2,5 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod fetch;
 mod support;
+mod transport;
 mod verify;
