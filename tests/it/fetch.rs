@@ -371,13 +371,22 @@ fn a_destination_that_is_a_symlink_is_refused_and_left_alone() {
     let dest = root.path().join("bin");
     std::fs::create_dir(&dest).unwrap();
     std::os::unix::fs::symlink(&target, dest.join("kubelet")).unwrap();
-    let run = fetch(&server, &dest, &["kubelet", V], &[]);
+    let mut run = fetch(&server, &dest, &["kubelet", V], &[]);
     run.code(3);
     assert!(format!("{}{}", run.stdout, run.stderr).contains("symbolic link"), "{run:?}");
     assert_eq!(std::fs::read_link(dest.join("kubelet")).unwrap(), target);
     assert_eq!(std::fs::read(&target).unwrap(), b"the real one");
     assert_listing(&dest, &["kubelet"]);
     assert_eq!(server.hits(&k8s_path(V, "kubelet")), 0);
+
+    // A directory where the binary should go is not replaced either.
+    std::fs::remove_file(dest.join("kubelet")).unwrap();
+    write(&dest, "kubelet/keep", b"x");
+    run = fetch(&server, &dest, &["kubelet", V], &[]);
+    run.code(3);
+    assert_eq!(listing(&dest.join("kubelet")), ["keep"]);
+    std::fs::remove_dir_all(dest.join("kubelet")).unwrap();
+    std::os::unix::fs::symlink(&target, dest.join("kubelet")).unwrap();
 
     // One binary of an archive behind a link: none of the archive's binaries is installed.
     let release = publish_containerd(&server, "1.7.13");
@@ -584,12 +593,9 @@ fn two_processes_fetching_the_same_target_both_end_cleanly() {
     };
     let (a, b) = (spawn(), spawn());
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
-    for out in [&a, &b] {
-        let code = out.status.code();
-        // Both succeed, or one fails cleanly as an I/O error; never a verification failure.
-        assert!(code == Some(0) || code == Some(3), "{out:?}");
-    }
-    assert!(a.status.success() || b.status.success(), "{a:?}\n{b:?}");
+    // Each stages its own temporary file and renames it over the name: both succeed
+    // (neither removes the other's download in progress).
+    assert!(a.status.success() && b.status.success(), "{a:?}\n{b:?}");
     assert!(server.max_concurrent() >= 2, "the two downloads did not overlap");
     assert_listing(dest.path(), &["kubelet"]);
     assert_installed(dest.path(), "kubelet", &data);
@@ -632,5 +638,34 @@ fn a_process_killed_mid_download_loses_nothing() {
     server.clear_fault(&k8s_path(V, "kubelet"));
     fetch(&server, dest.path(), &["kubelet", V], &[]).code(0);
     assert_listing(dest.path(), &["kubelet"]);
+    assert_installed(dest.path(), "kubelet", &data);
+}
+
+#[test]
+fn only_temporary_files_of_dead_processes_are_removed() {
+    let server = Server::start();
+    let data = publish_kubelet(&server, V, 71, 20_000);
+    let dest = tempdir();
+    let dead = {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    };
+    let alive = std::process::id();
+    let names = [
+        format!(".kverify-kubelet-{dead}-AbC123.partial"), // a killed kverify's: removed
+        format!(".kverify-kubelet-{alive}-AbC123.partial"), // a running download's: kept
+        format!(".kverify-kubectl-{dead}-AbC123.partial"), // another artifact's: kept
+        ".kverify-kubelet-AbC123.partial".to_string(),     // not ours to judge: kept
+        format!(".kverify-kubelet-{dead}-notes.txt"),      // not a partial: kept
+    ];
+    for name in &names {
+        write(dest.path(), name, b"partial");
+    }
+    fetch(&server, dest.path(), &["kubelet", V], &[]).code(0);
+    let mut want: Vec<&str> = names[1..].iter().map(String::as_str).collect();
+    want.push("kubelet");
+    assert_listing(dest.path(), &want);
     assert_installed(dest.path(), "kubelet", &data);
 }
