@@ -98,6 +98,16 @@ impl FetchError {
         }
     }
 
+    /// The file is not there (HTTP 4xx, or absent from a `file://` mirror): "not
+    /// published", as opposed to published but unacceptable (oversized, a downgrade).
+    pub fn is_missing(&self) -> bool {
+        match self {
+            FetchError::Status { status, .. } => (400..500).contains(status),
+            FetchError::MirrorFileMissing { .. } => true,
+            _ => false,
+        }
+    }
+
     pub fn is_usage(&self) -> bool {
         matches!(self, FetchError::BadMirror(_) | FetchError::BadCaCert { .. })
     }
@@ -382,9 +392,7 @@ struct ResponseReader {
 impl Read for ResponseReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.response.read(buf).map_err(|e| {
-            if e.kind() == io::ErrorKind::TimedOut
-                || has_source::<reqwest::Error>(&e) && e.to_string().contains("timed out")
-            {
+            if is_timeout(&e) {
                 io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!("{}: no data for {} s", self.url, self.timeout.as_secs()),
@@ -394,6 +402,13 @@ impl Read for ResponseReader {
             }
         })
     }
+}
+
+/// A read that timed out. reqwest reports it as an `Other` I/O error wrapping its own
+/// error ("error decoding response body"), whose cause is the timeout.
+fn is_timeout(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::TimedOut
+        || e.get_ref().and_then(|inner| inner.downcast_ref::<reqwest::Error>()).is_some_and(reqwest::Error::is_timeout)
 }
 
 struct HashingWriter<'a> {

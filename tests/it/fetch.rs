@@ -283,9 +283,25 @@ fn etcd_with(hostile: Vec<Entry>) -> (Vec<u8>, Vec<(String, Vec<u8>)>) {
     let binaries: Vec<(String, Vec<u8>)> =
         ["etcd", "etcdctl", "etcdutl"].iter().map(|n| (n.to_string(), bytes(n.len() as u64, 20_000))).collect();
     let mut entries = vec![Entry::dir(&format!("{top}/"))];
-    entries.extend(binaries.iter().map(|(n, d)| Entry::file(&format!("{top}/{n}"), d, 0o755)));
+    // setuid, world-writable: the archive's modes are not trusted, the catalog's 0755 is.
+    entries.extend(binaries.iter().map(|(n, d)| Entry::file(&format!("{top}/{n}"), d, 0o6777)));
     entries.extend(hostile);
     (tar_gz(&entries), binaries)
+}
+
+/// A PAX extended header that sets the next entry's path.
+fn pax_path(path: &str) -> Entry {
+    let body = format!(" path={path}\n");
+    let mut len = body.len() + 1;
+    while format!("{len}{body}").len() != len {
+        len += 1;
+    }
+    Entry { data: format!("{len}{body}").into_bytes(), ..Entry::special("PaxHeaders/x", tar::EntryType::XHeader) }
+}
+
+/// A GNU long-name entry that sets the next entry's path.
+fn gnu_long_name(path: &str) -> Entry {
+    Entry { data: format!("{path}\0").into_bytes(), ..Entry::special("././@LongLink", tar::EntryType::GNULongName) }
 }
 
 #[test]
@@ -304,6 +320,12 @@ fn hostile_archives_are_refused_whole_and_nothing_escapes() {
         ("fifo", vec![Entry::special(&format!("{top}/pipe"), tar::EntryType::Fifo)]),
         ("oversized", vec![Entry::oversized(&format!("{top}/huge"), 2 * 1024 * 1024 * 1024)]),
         ("second etcd", vec![Entry::file(&format!("{top}/etcd"), b"evil", 0o755)]),
+        // The real path in a PAX header or a GNU long name, behind a harmless-looking one.
+        ("pax path", vec![pax_path("../../escaped"), Entry::file(&format!("{top}/README2.md"), b"evil", 0o644)]),
+        (
+            "gnu long name",
+            vec![gnu_long_name("../../escaped"), Entry::file(&format!("{top}/README3.md"), b"evil", 0o644)],
+        ),
     ];
     let server = Server::start();
     for (what, hostile) in cases {
@@ -668,4 +690,18 @@ fn only_temporary_files_of_dead_processes_are_removed() {
     want.push("kubelet");
     assert_listing(dest.path(), &want);
     assert_installed(dest.path(), "kubelet", &data);
+}
+
+#[test]
+fn without_dest_the_current_directory_is_the_destination() {
+    let server = Server::start();
+    let data = publish_kubelet(&server, V, 80, 20_000);
+    let cwd = tempdir();
+    let mut args = fetch_args(&server, cwd.path(), &["kubelet", V], &[]);
+    let at = args.iter().position(|a| a == "--dest").unwrap();
+    args.drain(at..at + 2);
+    let out = kverify_cmd().args(args).current_dir(cwd.path()).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_listing(cwd.path(), &["kubelet"]);
+    assert_installed(cwd.path(), "kubelet", &data);
 }

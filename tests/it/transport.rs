@@ -154,6 +154,8 @@ fn an_endless_checksum_file_is_capped() {
     let run = fetch(&server, dest.path(), &["kubelet", V], &[]);
     run.code(1);
     assert!(text(&run).contains("refusing an endless or oversized body"), "{}", text(&run));
+    // Published, but unacceptable: not "not published".
+    assert!(!text(&run).contains("not published"), "{}", text(&run));
     assert!(server.bytes_sent() < 64 * 1024 * 1024, "read far past the cap: {}", server.bytes_sent());
     // A Content-Length over the cap: refused before reading.
     server.fault(&sha256, Fault::AnnounceLength(1 << 40));
@@ -230,7 +232,7 @@ fn a_body_that_stalls_midway_times_out() {
     let started = Instant::now();
     let run = fetch(&server, dest.path(), &["kubelet", V], &["--timeout", "1"]);
     run.code(3);
-    assert!(text(&run).contains("timed out"), "{}", text(&run));
+    assert!(text(&run).contains("timed out (no data for 1 s)"), "{}", text(&run));
     assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
     assert_eq!(server.hits(&kubelet()), 3);
     assert_empty(dest.path());
@@ -415,4 +417,40 @@ fn kverify_mirror_takes_a_comma_separated_list() {
         .unwrap();
     assert!(run.status.success(), "{run:?}");
     assert!(std::fs::read(dest.path().join("kubelet")).unwrap() == data);
+}
+
+#[test]
+fn a_file_mirror_is_read_from_disk_and_verified_like_any_other() {
+    let root = tempdir();
+    let data = bytes(18, 30_000);
+    let dir = root.path().join("dl.k8s.io");
+    let path = k8s_path(V, "kubelet");
+    write(&dir, &path, &data);
+    write(&dir, &format!("{path}.sha256"), sha256_hex(&data));
+    write(&dir, &format!("{path}.sha512"), sha512_hex(&data));
+    let dest = root.path().join("dest");
+    std::fs::create_dir(&dest).unwrap();
+    let mirror = format!("https://dl.k8s.io=file://{}", dir.display());
+    let args = |extra: &[&str]| {
+        let mut a: Vec<String> =
+            ["fetch", "kubelet", V, "--dest", dest.to_str().unwrap(), "--mirror", &mirror].map(String::from).to_vec();
+        a.extend(["--os", "linux", "--arch", "amd64", "--no-progress", "--insecure-skip-signature"].map(String::from));
+        a.extend(extra.iter().map(|e| e.to_string()));
+        a
+    };
+    kverify(args(&[])).code(0);
+    assert!(std::fs::read(dest.join("kubelet")).unwrap() == data);
+
+    // Tampered on the mirror: refused, the previous binary kept.
+    write(&dir, &path, bytes(19, 30_000));
+    let previous = write(&dest, "kubelet", b"previous");
+    let run = kverify(args(&[]));
+    run.code(1);
+    assert_eq!(std::fs::read(previous).unwrap(), b"previous");
+    // A checksum missing from the mirror is "not published".
+    std::fs::remove_file(dir.join(format!("{path}.sha512"))).unwrap();
+    let run = kverify(args(&[]));
+    run.code(1);
+    assert!(text(&run).contains("not published") || text(&run).contains("not found on the mirror"), "{}", text(&run));
+    assert_eq!(listing(&dest), ["kubelet"]);
 }
