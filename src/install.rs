@@ -65,7 +65,8 @@ impl Staged {
 
 /// Removes `.kverify-<name>-<pid>-*.partial` files whose process is gone (killed
 /// mid-download: no destructor ran). Best effort, and only where `/proc` says which
-/// processes run, so the staged file of a live download is never touched.
+/// processes run, so a live download of this PID namespace is never touched (one of
+/// another namespace would fail its rename, exit 3, and install nothing).
 fn remove_abandoned(dir: &Path, name: &str) {
     let proc = Path::new("/proc");
     let prefix = format!(".kverify-{name}-");
