@@ -98,6 +98,16 @@ impl FetchError {
         }
     }
 
+    /// The file is not there (HTTP 4xx, or absent from a `file://` mirror): "not
+    /// published", as opposed to published but unacceptable (oversized, a downgrade).
+    pub fn is_missing(&self) -> bool {
+        match self {
+            FetchError::Status { status, .. } => (400..500).contains(status),
+            FetchError::MirrorFileMissing { .. } => true,
+            _ => false,
+        }
+    }
+
     pub fn is_usage(&self) -> bool {
         matches!(self, FetchError::BadMirror(_) | FetchError::BadCaCert { .. })
     }
@@ -217,7 +227,7 @@ impl Transport {
         self.retry(|| {
             out.clear();
             let body = self.open(url, &located, cap)?;
-            self.copy(body, &mut out, url, cap, None)
+            self.copy(body, &mut out, cap, None)
         })?;
         Ok(out)
     }
@@ -237,7 +247,7 @@ impl Transport {
                 .send()
                 .map_err(|e| self.classify(url, e))?;
             let body = self.body_of(response, url, cap)?;
-            self.copy(body, &mut out, url, cap, None)
+            self.copy(body, &mut out, cap, None)
         })?;
         Ok(out)
     }
@@ -260,7 +270,7 @@ impl Transport {
             let body = self.open(url, &located, cap)?;
             bar.start(body.len);
             let mut sink = HashingWriter { file: &mut *file, hasher: MultiHasher::new(set, body.len) };
-            let got = self.copy(body, &mut sink, url, cap, Some(bar))?;
+            let got = self.copy(body, &mut sink, cap, Some(bar))?;
             Ok((sink.hasher.finish(), got))
         })
     }
@@ -285,13 +295,13 @@ impl Transport {
     /// Opens `located` (the mirrored form of `url`; errors name `url` and, where it
     /// differs, the mirror).
     fn open(&self, url: &str, located: &str, cap: u64) -> Result<Body, FetchError> {
-        let shown = if located == url { url.to_string() } else { format!("{located} (mirror of {url})") };
+        let shown = if located == url { url.to_string() } else { format!("{} (mirror of {url})", redact(located)) };
         if let Some(path) = located.strip_prefix("file://") {
             let path = PathBuf::from(path);
             return match std::fs::File::open(&path) {
                 Ok(file) => {
                     let len = file.metadata().map(|m| m.len()).ok();
-                    Ok(Body { reader: Box::new(file), len })
+                    Ok(Body { reader: Box::new(file), len, url: shown })
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     Err(FetchError::MirrorFileMissing { url: url.to_string(), path })
@@ -299,7 +309,7 @@ impl Transport {
                 Err(source) => Err(FetchError::MirrorRead { url: shown, source }),
             };
         }
-        tracing::debug!("GET {located}");
+        tracing::debug!("GET {}", redact(located));
         let response = self.client.get(located).send().map_err(|e| self.classify(&shown, e))?;
         self.body_of(response, &shown, cap)
     }
@@ -315,20 +325,15 @@ impl Transport {
             tracing::debug!("{url}: Content-Length {n} over cap {cap}");
             return Err(FetchError::TooLarge { url: url.to_string(), cap });
         }
-        Ok(Body { reader: Box::new(ResponseReader { response, url: url.to_string(), timeout: self.timeout }), len })
+        let reader = ResponseReader { response, url: url.to_string(), timeout: self.timeout };
+        Ok(Body { reader: Box::new(reader), len, url: url.to_string() })
     }
 
     /// Copies a body into `sink`, refusing more than `cap` bytes and fewer than announced.
-    fn copy(
-        &self,
-        mut body: Body,
-        sink: &mut dyn Write,
-        url: &str,
-        cap: u64,
-        bar: Option<&dyn Bar>,
-    ) -> Result<u64, FetchError> {
+    fn copy(&self, mut body: Body, sink: &mut dyn Write, cap: u64, bar: Option<&dyn Bar>) -> Result<u64, FetchError> {
         let mut buf = vec![0u8; CHUNK];
         let mut got: u64 = 0;
+        let url = body.url.as_str();
         loop {
             let n = match body.reader.read(&mut buf) {
                 Ok(0) => break,
@@ -363,7 +368,8 @@ impl Transport {
         } else if e.is_timeout() {
             FetchError::Timeout { url, seconds: self.timeout.as_secs() }
         } else {
-            FetchError::Connect { url, source: e }
+            // The message names the URL (without credentials); reqwest's would repeat it with them.
+            FetchError::Connect { url, source: e.without_url() }
         }
     }
 }
@@ -379,10 +385,23 @@ fn has_source<E: std::error::Error + 'static>(e: &(dyn std::error::Error + 'stat
     false
 }
 
-/// An open body and its announced length.
+/// An open body, its announced length, and the URL errors name (the mirror's, without
+/// credentials, when one is used).
 struct Body {
     reader: Box<dyn Read + Send>,
     len: Option<u64>,
+    url: String,
+}
+
+/// `url` without the credentials a mirror base may carry (`https://user:pass@host/…`):
+/// they are for the mirror only, never for messages or logs.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    match authority.rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
 }
 
 /// Turns reqwest's timeout into a typed error the retry logic recognises.
@@ -395,9 +414,7 @@ struct ResponseReader {
 impl Read for ResponseReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.response.read(buf).map_err(|e| {
-            if e.kind() == io::ErrorKind::TimedOut
-                || has_source::<reqwest::Error>(&e) && e.to_string().contains("timed out")
-            {
+            if is_timeout(&e) {
                 io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!("{}: no data for {} s", self.url, self.timeout.as_secs()),
@@ -407,6 +424,13 @@ impl Read for ResponseReader {
             }
         })
     }
+}
+
+/// A read that timed out. reqwest reports it as an `Other` I/O error wrapping its own
+/// error ("error decoding response body"), whose cause is the timeout.
+fn is_timeout(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::TimedOut
+        || e.get_ref().and_then(|inner| inner.downcast_ref::<reqwest::Error>()).is_some_and(reqwest::Error::is_timeout)
 }
 
 struct HashingWriter<'a> {
@@ -422,5 +446,18 @@ impl Write for HashingWriter<'_> {
     }
     fn flush(&mut self) -> io::Result<()> {
         self.file.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_drops_credentials_only() {
+        assert_eq!(redact("https://u:p@mirror.example/k8s/x"), "https://***@mirror.example/k8s/x");
+        assert_eq!(redact("http://token@127.0.0.1:8080"), "http://***@127.0.0.1:8080");
+        assert_eq!(redact("https://dl.k8s.io/release/v1.29.0/a@b"), "https://dl.k8s.io/release/v1.29.0/a@b");
+        assert_eq!(redact("file:///srv/mirror"), "file:///srv/mirror");
     }
 }

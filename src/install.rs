@@ -42,10 +42,12 @@ pub struct Staged {
 }
 
 impl Staged {
-    /// A new staged file in `dir`, named `.kverify-<name>-XXXXXX.partial`.
+    /// A new staged file in `dir`, named `.kverify-<name>-<pid>-XXXXXX.partial`. Staged
+    /// files of `name` left by kverify processes that no longer run are removed first.
     pub fn new_in(dir: &Path, name: &str) -> Result<Staged, InstallError> {
+        remove_abandoned(dir, name);
         let file = tempfile::Builder::new()
-            .prefix(&format!(".kverify-{name}-"))
+            .prefix(&format!(".kverify-{name}-{}-", std::process::id()))
             .suffix(".partial")
             .tempfile_in(dir)
             .map_err(|source| InstallError::Stage { dir: dir.to_path_buf(), source })?;
@@ -58,6 +60,26 @@ impl Staged {
 
     pub fn path(&self) -> &Path {
         self.file.path()
+    }
+}
+
+/// Removes `.kverify-<name>-<pid>-*.partial` files whose process is gone (killed
+/// mid-download: no destructor ran). Best effort, and only where `/proc` says which
+/// processes run, so a live download of this PID namespace is never touched (one of
+/// another namespace would fail its rename, exit 3, and install nothing).
+fn remove_abandoned(dir: &Path, name: &str) {
+    let proc = Path::new("/proc");
+    let prefix = format!(".kverify-{name}-");
+    let (true, Ok(entries)) = (proc.join("self").exists(), std::fs::read_dir(dir)) else { return };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else { continue };
+        let pid = rest.split('-').next().unwrap_or_default();
+        let dead = !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) && !proc.join(pid).exists();
+        if dead && rest.ends_with(".partial") && entry.file_type().is_ok_and(|t| t.is_file()) {
+            tracing::debug!("removing {}, left by a kverify that no longer runs", entry.path().display());
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 

@@ -131,9 +131,7 @@ pub fn published_checksums(transport: &Transport, artifact: &Artifact) -> Result
     let mut raw = Vec::new();
     for url in &artifact.checksum_urls {
         let bytes = transport.get_small(url, MAX_FILE_LEN).map_err(|e| match e {
-            e if e.is_verification_failure() => {
-                Error::Release(ReleaseError::ChecksumMissing { url: url.clone(), source: e })
-            }
+            e if e.is_missing() => Error::Release(ReleaseError::ChecksumMissing { url: url.clone(), source: e }),
             e => Error::Fetch(e),
         })?;
         let file = checksums::parse(url, &bytes)
@@ -187,7 +185,7 @@ pub fn fetch_signature(
 fn fetch_signature_files(transport: &Transport, reference: &SignatureRef, what: &str) -> Result<SignatureFiles, Error> {
     let get = |url: &str| {
         transport.get_small(url, MAX_SIGNATURE_LEN).map_err(|e| match e {
-            e if e.is_verification_failure() => Error::Release(ReleaseError::SignatureMissing {
+            e if e.is_missing() => Error::Release(ReleaseError::SignatureMissing {
                 artifact: what.to_string(),
                 url: url.to_string(),
                 source: e,

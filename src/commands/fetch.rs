@@ -269,12 +269,16 @@ impl Job<'_> {
 
         match extract {
             None => {
-                install::install(verified, &dest, artifact.mode)?;
+                install::install(verified, &dest, install_mode(artifact, self.keep_archive))?;
                 outcome.path = Some(dest);
                 outcome.message = Some("installed".into());
             }
             Some(layout) => {
                 let binaries = archive::extract(&verified, &artifact.file_name, layout, self.dest)?;
+                // All or nothing: no binary is replaced while another cannot be.
+                for b in &binaries {
+                    install::check_destination(&self.dest.join(&b.name))?;
+                }
                 let mut names = Vec::new();
                 for b in binaries {
                     install::install(b.verified, &self.dest.join(&b.name), artifact.mode)?;
@@ -301,7 +305,7 @@ impl Job<'_> {
             return Ok(false);
         }
         let check = check_signature(self.session, artifact, &evidence.signature, &digests)?;
-        install::set_mode(dest, artifact.mode)?;
+        install::set_mode(dest, install_mode(artifact, self.keep_archive))?;
         record_signature(outcome, &check);
         outcome.digests = digests;
         outcome.path = Some(dest.to_path_buf());
@@ -319,6 +323,15 @@ fn record_signature(outcome: &mut Outcome, check: &SignatureCheck) {
 
 fn origins(expected: &[Expected]) -> String {
     expected.iter().map(|e| e.origin.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// A kept archive is data (0644); binaries get the catalog's mode.
+fn install_mode(artifact: &Artifact, keep_archive: bool) -> u32 {
+    if keep_archive && artifact.extract.is_some() {
+        0o644
+    } else {
+        artifact.mode
+    }
 }
 
 /// The names an archive's binaries install under, when the catalog names them.

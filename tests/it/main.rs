@@ -2,9 +2,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod fetch;
 mod lock;
 mod rekor;
 mod signatures;
 mod signed_fetch;
 mod support;
+mod transport;
 mod verify;
