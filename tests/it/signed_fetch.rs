@@ -307,3 +307,65 @@ fn an_sbom_with_a_bad_signature_fails_closed() {
     run.code(1);
     assert!(run.stderr.contains("does not verify"), "{}", run.stderr);
 }
+
+/// A release of three signed binaries on the test server, with or without its signed SBOM.
+fn serve_signed_release(
+    with_sbom: bool,
+) -> (crate::support::server::Server, TestSigstore, Vec<(&'static str, Vec<u8>)>) {
+    use crate::support::releases::{k8s_path, publish_k8s};
+    let server = crate::support::server::Server::start();
+    let sigstore = TestSigstore::new();
+    let binaries: Vec<(&str, Vec<u8>)> =
+        vec![("kubelet", bytes(61, 30_000)), ("kubectl", bytes(62, 20_000)), ("kubeadm", bytes(63, 10_000))];
+    for (name, data) in &binaries {
+        publish_k8s(&server, V, name, data);
+        let pair = sigstore.sign(data, &Leaf::kubernetes());
+        server.put(&format!("{}.sig", k8s_path(V, name)), pair.sig);
+        server.put(&format!("{}.cert", k8s_path(V, name)), pair.cert);
+    }
+    if with_sbom {
+        let files: Vec<(String, &[u8])> =
+            binaries.iter().map(|(n, d)| (format!("bin/linux/amd64/{n}"), d.as_slice())).collect();
+        let listed: Vec<(&str, &[u8])> = files.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+        let text = sbom(V, &listed);
+        let pair = sigstore.sign(text.as_bytes(), &Leaf::kubernetes());
+        server.put(&format!("release/{V}/kubernetes-release.spdx"), text);
+        server.put(&format!("release/{V}/kubernetes-release.spdx.sig"), pair.sig);
+        server.put(&format!("release/{V}/kubernetes-release.spdx.cert"), pair.cert);
+    }
+    (server, sigstore, binaries)
+}
+
+#[test]
+fn verify_release_of_a_directory_downloads_one_sbom_instead_of_a_signature_per_binary() {
+    for with_sbom in [true, false] {
+        let (server, sigstore, binaries) = serve_signed_release(with_sbom);
+        let tmp = tempdir();
+        sigstore.write_trusted_root(&tmp.path().join("trusted_root.json"));
+        for (name, data) in &binaries {
+            write(&tmp.path().join("bin"), name, data);
+        }
+        let run = kverify([
+            "verify".to_string(),
+            tmp.path().join("bin").display().to_string(),
+            "--release".into(),
+            V.into(),
+            format!("--mirror=https://dl.k8s.io={}", server.base()),
+            format!("--trusted-root={}", tmp.path().join("trusted_root.json").display()),
+            "--os=linux".into(),
+            "--arch=amd64".into(),
+        ]);
+        run.code(0);
+        assert!(run.stdout.contains("3 files verified"), "{}", run.stdout);
+        let mut paths = server.paths();
+        paths.sort();
+        if with_sbom {
+            // One document and its signature vouch for all three binaries.
+            let spdx = format!("/release/{V}/kubernetes-release.spdx");
+            assert_eq!(paths, [spdx.clone(), format!("{spdx}.cert"), format!("{spdx}.sig")]);
+        } else {
+            // Without it: the SBOM's 404, then checksums and a signature per binary.
+            assert_eq!(paths.len(), 1 + 3 * 4, "{paths:?}");
+        }
+    }
+}
