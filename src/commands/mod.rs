@@ -2,6 +2,7 @@
 
 mod components;
 mod fetch;
+mod node;
 mod verify;
 
 use std::sync::OnceLock;
@@ -21,6 +22,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
     match cli.command {
         Command::Fetch(args) => fetch::run(args, &cli.output, format),
         Command::Verify(args) => verify::run(args, format),
+        Command::Node(args) => node::run(args, format),
         Command::Components(args) => components::run(args, format),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
