@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod manifests;
 mod node;
 mod support;
 mod verify;
