@@ -61,7 +61,14 @@ pub fn run(args: NodeArgs, format: Format) -> Result<ExitStatus, Error> {
         if !a.groups.is_empty() {
             seen_names.insert(a.name.clone());
         }
-        findings.extend(node::permission_findings(&root, &a.resolution, a.stat.as_ref()));
+        // Permission findings name the binary the digest check identified.
+        let label = findings.first().map(|f| (f.component.clone(), f.version.clone(), f.platform.clone()));
+        for mut f in node::permission_findings(&root, &a.resolution, a.stat.as_ref()) {
+            if let Some((component, version, platform)) = label.clone() {
+                (f.component, f.version, f.platform) = (component, version, platform);
+            }
+            findings.push(f);
+        }
         for mut f in findings {
             f.evidence.found_by = a.found.found_by.clone();
             if let Some(stat) = a.stat.filter(|s| s.kind == node::Kind::File) {
@@ -72,7 +79,7 @@ pub fn run(args: NodeArgs, format: Format) -> Result<ExitStatus, Error> {
             reporter.record(&f);
         }
     }
-    for f in pins.missing(&seen_names, &seen_pins, &root) {
+    for f in pins.missing(&seen_names, &seen_pins) {
         reporter.record(&Finding { node: node_name.clone(), ..f });
     }
     for (path, unit) in &discovery.absent {
@@ -217,7 +224,7 @@ impl Pins {
     }
 
     /// Pinned binaries that no file on the node was checked against.
-    fn missing(&self, seen_names: &HashSet<String>, seen_pins: &HashSet<(Key, String)>, root: &Root) -> Vec<Finding> {
+    fn missing(&self, seen_names: &HashSet<String>, seen_pins: &HashSet<(Key, String)>) -> Vec<Finding> {
         let mut reported = HashSet::new();
         let mut findings = Vec::new();
         for e in &self.entries {
@@ -231,12 +238,7 @@ impl Pins {
             f.component = Some(label.component.clone());
             f.version = Some(label.version.clone());
             f.platform = Some(label.platform.clone());
-            f.message = format!(
-                "pinned in {}, not installed under {} ({})",
-                self.source,
-                root.dir().display(),
-                node::SEARCH_DIRS.iter().map(|d| format!("/{d}")).collect::<Vec<_>>().join(", ")
-            );
+            f.message = format!("pinned in {}, not installed on this node", self.source);
             self.annotate(&mut f);
             findings.push(f);
         }

@@ -252,7 +252,10 @@ impl Reporter {
             let mut parts = vec![format!("{} verified", self.verified)];
             for (n, word) in [
                 (self.digest_failed, "failed"),
-                (self.permission_failed, "permission findings"),
+                (
+                    self.permission_failed,
+                    if self.permission_failed == 1 { "permission finding" } else { "permission findings" },
+                ),
                 (self.errors, "errors"),
                 (self.missing, "missing"),
                 (self.unlisted, "unlisted"),
