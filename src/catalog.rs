@@ -98,6 +98,23 @@ pub struct ComponentSpec {
     pub archive: Option<ArchiveSpec>,
     #[serde(default)]
     pub signature: Option<SignatureSpec>,
+    /// A signed SBOM that lists this artifact's digests (signed like the artifact).
+    #[serde(default)]
+    pub sbom: Option<SbomSpec>,
+}
+
+/// A release-wide SBOM (SPDX tag-value) with `.sig`/`.cert` beside it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SbomSpec {
+    /// First version that publishes it.
+    pub since: String,
+    /// URL template of the SBOM; its signature and certificate are `.sig` and `.cert` beside it.
+    pub url: String,
+    /// The `DocumentNamespace` it must carry (template), so another release's cannot be replayed.
+    pub namespace: String,
+    /// The artifact's `FileName` in the SBOM (template).
+    pub path: String,
 }
 
 /// Which files of an archive to install.
@@ -241,6 +258,17 @@ pub enum SignatureKind {
     IntotoJsonl,
 }
 
+/// A signed SBOM resolved for one artifact.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SbomRef {
+    pub url: String,
+    pub namespace: String,
+    /// The artifact's name in the SBOM.
+    pub path: String,
+    /// Who must have signed the SBOM (as the artifact's own signature).
+    pub signature: SignatureRef,
+}
+
 /// How to take binaries out of a verified archive.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Extract {
@@ -267,6 +295,8 @@ pub struct Artifact {
     pub signature: Option<SignatureRef>,
     /// `None` for artifacts installed as they are.
     pub extract: Option<Extract>,
+    /// A signed SBOM that lists this artifact, when the release publishes one.
+    pub sbom: Option<SbomRef>,
     pub mode: u32,
     pub max_size: u64,
 }
@@ -387,6 +417,24 @@ impl Catalog {
             }
         });
         let mode = spec.mode.as_deref().and_then(|m| u32::from_str_radix(m, 8).ok()).unwrap_or(0o755);
+        let sbom = match (&spec.sbom, &signature) {
+            (Some(b), Some(sig)) if since(&Some(b.since.clone())) => {
+                let sbom_url = fill(&b.url, &url);
+                Some(SbomRef {
+                    namespace: fill(&b.namespace, &url),
+                    path: fill(&b.path, &url),
+                    signature: SignatureRef {
+                        kind: SignatureKind::CosignDetached,
+                        url: format!("{sbom_url}.sig"),
+                        certificate_url: Some(format!("{sbom_url}.cert")),
+                        identity: sig.identity.clone(),
+                        issuer: sig.issuer.clone(),
+                    },
+                    url: sbom_url,
+                })
+            }
+            _ => None,
+        };
         Ok(Artifact {
             component: name.to_string(),
             upstream: spec.upstream.clone(),
@@ -397,6 +445,7 @@ impl Catalog {
             checksum_urls: spec.checksums.iter().map(|c| fill(c, &url)).collect(),
             signature,
             extract,
+            sbom,
             mode,
             max_size: spec.max_size.unwrap_or(DEFAULT_MAX_SIZE),
             url,
@@ -430,6 +479,13 @@ fn parse_file(file: &str, text: &str) -> Result<Vec<(String, ComponentSpec)>, Ca
             let platform = Platform::parse(p).map_err(|e| malformed(format!("{what}: {e}")))?;
             let mut templates = vec![spec.url.clone()];
             templates.extend(spec.checksums.iter().cloned());
+            if let Some(b) = &spec.sbom {
+                templates.extend([b.url.clone(), b.namespace.clone(), b.path.clone()]);
+                Version::parse(&b.since).map_err(|e| malformed(format!("{what}: sbom since: {e}")))?;
+                if spec.signature.is_none() {
+                    return Err(malformed(format!("{what}: an sbom needs the component's signature identity")));
+                }
+            }
             if let Some(s) = &spec.signature {
                 templates.extend([s.signature.clone(), s.identity.clone()]);
                 templates.extend(s.certificate.clone());
@@ -478,6 +534,11 @@ mod tests {
         let kubelet = catalog.resolve("kubelet", &v("v1.29.0"), &linux_amd64()).unwrap();
         assert_eq!(kubelet.url, "https://dl.k8s.io/release/v1.29.0/bin/linux/amd64/kubelet");
         assert_eq!(kubelet.checksum_urls, [format!("{}.sha256", kubelet.url), format!("{}.sha512", kubelet.url)]);
+        let sbom = kubelet.sbom.clone().unwrap();
+        assert_eq!(sbom.url, "https://dl.k8s.io/release/v1.29.0/kubernetes-release.spdx");
+        assert_eq!(sbom.path, "bin/linux/amd64/kubelet");
+        assert_eq!(sbom.namespace, "https://sbom.k8s.io/v1.29.0/release");
+        assert_eq!(sbom.signature.url, "https://dl.k8s.io/release/v1.29.0/kubernetes-release.spdx.sig");
         let sig = kubelet.signature.unwrap();
         assert_eq!(
             sig.certificate_url.as_deref(),

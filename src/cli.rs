@@ -234,8 +234,8 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub struct LockArgs {
-    /// Artifacts to pin, as COMPONENT@VERSION.
-    #[arg(required = true, value_name = "C@V")]
+    /// Artifacts to pin, as COMPONENT@VERSION (none with --check).
+    #[arg(value_name = "C@V", required_unless_present = "check")]
     pub targets: Vec<String>,
 
     /// Platforms to pin, as OS/ARCH (repeatable; default: --os/--arch or this host).

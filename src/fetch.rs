@@ -213,9 +213,30 @@ impl Transport {
     /// A small file (checksums, signatures, markers), at most `cap` bytes.
     pub fn get_small(&self, url: &str, cap: u64) -> Result<Vec<u8>, FetchError> {
         let mut out = Vec::new();
-        self.with_retries(url, |located| {
+        let located = self.locate(url);
+        self.retry(|| {
             out.clear();
-            let body = self.open(url, located, cap)?;
+            let body = self.open(url, &located, cap)?;
+            self.copy(body, &mut out, url, cap, None)
+        })?;
+        Ok(out)
+    }
+
+    /// POSTs a JSON body (a query: safe to retry) and reads a small answer. Mirrors do
+    /// not apply: queries go to the service named.
+    pub fn post_json(&self, url: &str, body: &str, cap: u64) -> Result<Vec<u8>, FetchError> {
+        let mut out = Vec::new();
+        self.retry(|| {
+            out.clear();
+            let response = self
+                .client
+                .post(url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header(reqwest::header::ACCEPT, "application/json")
+                .body(body.to_string())
+                .send()
+                .map_err(|e| self.classify(url, e))?;
+            let body = self.body_of(response, url, cap)?;
             self.copy(body, &mut out, url, cap, None)
         })?;
         Ok(out)
@@ -231,11 +252,12 @@ impl Transport {
         cap: u64,
         bar: &dyn Bar,
     ) -> Result<Hashed, FetchError> {
-        self.with_retries(url, |located| {
+        let located = self.locate(url);
+        self.retry(|| {
             let write_err = |source| FetchError::Write { url: url.to_string(), source };
             file.set_len(0).map_err(write_err)?;
             file.rewind().map_err(write_err)?;
-            let body = self.open(url, located, cap)?;
+            let body = self.open(url, &located, cap)?;
             bar.start(body.len);
             let mut sink = HashingWriter { file: &mut *file, hasher: MultiHasher::new(set, body.len) };
             let got = self.copy(body, &mut sink, url, cap, Some(bar))?;
@@ -243,16 +265,12 @@ impl Transport {
         })
     }
 
-    fn with_retries<T>(
-        &self,
-        url: &str,
-        mut attempt: impl FnMut(&str) -> Result<T, FetchError>,
-    ) -> Result<T, FetchError> {
-        let located = self.locate(url);
+    /// Runs `attempt` until it succeeds, fails for good, or has run [`ATTEMPTS`] times.
+    fn retry<T>(&self, mut attempt: impl FnMut() -> Result<T, FetchError>) -> Result<T, FetchError> {
         let mut pause = self.backoff;
         let mut n = 1;
         loop {
-            match attempt(&located) {
+            match attempt() {
                 Err(e) if e.transient() && n < ATTEMPTS => {
                     tracing::info!("{e}; retrying in {} ms (attempt {} of {ATTEMPTS})", pause.as_millis(), n + 1);
                     std::thread::sleep(pause);
@@ -283,17 +301,21 @@ impl Transport {
         }
         tracing::debug!("GET {located}");
         let response = self.client.get(located).send().map_err(|e| self.classify(&shown, e))?;
+        self.body_of(response, &shown, cap)
+    }
+
+    /// The body of a successful response; an error status is never read as content.
+    fn body_of(&self, response: Response, url: &str, cap: u64) -> Result<Body, FetchError> {
         let status = response.status();
         if !status.is_success() {
-            // Never read an error page as an artifact.
-            return Err(FetchError::Status { url: shown, status: status.as_u16() });
+            return Err(FetchError::Status { url: url.to_string(), status: status.as_u16() });
         }
         let len = response.content_length();
         if let Some(n) = len.filter(|n| *n > cap) {
-            tracing::debug!("{shown}: Content-Length {n} over cap {cap}");
-            return Err(FetchError::TooLarge { url: shown, cap });
+            tracing::debug!("{url}: Content-Length {n} over cap {cap}");
+            return Err(FetchError::TooLarge { url: url.to_string(), cap });
         }
-        Ok(Body { reader: Box::new(ResponseReader { response, url: shown, timeout: self.timeout }), len })
+        Ok(Body { reader: Box::new(ResponseReader { response, url: url.to_string(), timeout: self.timeout }), len })
     }
 
     /// Copies a body into `sink`, refusing more than `cap` bytes and fewer than announced.

@@ -19,6 +19,7 @@ pub mod platform;
 pub mod progress;
 pub mod release;
 pub mod report;
+pub mod sbom;
 pub mod signature;
 
 use std::error::Error as _;
@@ -47,10 +48,14 @@ pub enum Error {
     Archive(#[from] archive::ArchiveError),
     #[error(transparent)]
     Release(#[from] release::ReleaseError),
+    /// A signature, its certificate, a bundle or the trusted root did not verify or
+    /// could not be read.
     #[error(transparent)]
     Signature(#[from] signature::SignatureError),
     #[error(transparent)]
     Lock(#[from] lock::LockError),
+    #[error(transparent)]
+    Sbom(#[from] sbom::SbomError),
 }
 
 impl Error {
@@ -66,9 +71,10 @@ impl Error {
         match self {
             Error::Usage { .. } => ExitStatus::Usage,
             Error::Io(_) | Error::Install(_) => ExitStatus::Io,
+            Error::Signature(signature::SignatureError::TrustRootUnreadable { .. }) => ExitStatus::Io,
             Error::Checksums(_) | Error::Signature(_) => ExitStatus::Failed,
             Error::Lock(lock::LockError::Read { .. } | lock::LockError::Write { .. }) => ExitStatus::Io,
-            Error::Lock(_) => ExitStatus::Failed,
+            Error::Lock(_) | Error::Sbom(_) => ExitStatus::Failed,
             Error::Catalog(catalog::CatalogError::Read { .. }) => ExitStatus::Io,
             Error::Catalog(_) => ExitStatus::Usage,
             Error::Fetch(e) if e.is_usage() => ExitStatus::Usage,

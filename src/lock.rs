@@ -237,6 +237,7 @@ impl Lock {
                         origin: format!("{} ({} {} {})", origin.display(), pin.component, pin.version, pin.platform),
                         label: Some(label.clone()),
                         signed_by: signed_by.clone(),
+                        pinned_in: Some(origin.display().to_string()),
                     });
                 }
             };

@@ -9,6 +9,8 @@ use crate::expect::{Expectations, Expected, Label};
 use crate::fetch::{FetchError, Transport};
 use crate::install::SignatureCheck;
 use crate::platform::Platform;
+use crate::report::SignatureEvidence;
+use crate::sbom::Sbom;
 use crate::signature::{self, IdentityMatcher, Policy, TrustRoot};
 use crate::Error;
 
@@ -50,8 +52,10 @@ pub enum ReleaseError {
         artifact: String,
         url: String,
         #[source]
-        source: signature::SignatureError,
+        source: Box<signature::SignatureError>,
     },
+    #[error("{artifact} has no pin in {}, and --locked allows nothing else", lock.display())]
+    NotPinned { artifact: String, lock: PathBuf },
     #[error("version marker {url} holds {text:?}, not a version")]
     BadMarker { url: String, text: String },
 }
@@ -114,9 +118,14 @@ pub fn resolve_version(
     }
 }
 
-/// Downloads and parses every checksum file of `artifact`; each must list it.
-pub fn published_checksums(transport: &Transport, artifact: &Artifact) -> Result<Vec<Expected>, Error> {
+/// A checksum file as downloaded: its URL and bytes.
+pub type RawFile = (String, Vec<u8>);
+
+/// Downloads and parses every checksum file of `artifact`; each must list it. The raw
+/// files come back too, for mirrors.
+pub fn published_checksums(transport: &Transport, artifact: &Artifact) -> Result<(Vec<Expected>, Vec<RawFile>), Error> {
     let mut all = Vec::new();
+    let mut raw = Vec::new();
     for url in &artifact.checksum_urls {
         let bytes = transport.get_small(url, MAX_FILE_LEN).map_err(|e| match e {
             e if e.is_verification_failure() => {
@@ -134,6 +143,7 @@ pub fn published_checksums(transport: &Transport, artifact: &Artifact) -> Result
             return Err(ReleaseError::NoEntry { url: url.clone(), file_name: artifact.file_name.clone() }.into());
         }
         all.extend(matching);
+        raw.push((url.clone(), bytes));
     }
     let label = Label {
         component: artifact.component.clone(),
@@ -145,7 +155,7 @@ pub fn published_checksums(transport: &Transport, artifact: &Artifact) -> Result
         // Compare by the artifact's name from now on, whatever the file listed it as.
         e.name = Some(artifact.install_name.clone());
     }
-    Ok(all)
+    Ok((all, raw))
 }
 
 /// Downloads the signature files the policy asks for. `Ok(None)` when no signature is
@@ -167,10 +177,15 @@ pub fn fetch_signature(
         }
         (Some(r), _) => r.clone(),
     };
+    fetch_signature_files(transport, &reference, &artifact.label()).map(Ok)
+}
+
+/// Downloads a signature and its certificate; a missing one fails closed.
+fn fetch_signature_files(transport: &Transport, reference: &SignatureRef, what: &str) -> Result<SignatureFiles, Error> {
     let get = |url: &str| {
         transport.get_small(url, MAX_SIGNATURE_LEN).map_err(|e| match e {
             e if e.is_verification_failure() => Error::Release(ReleaseError::SignatureMissing {
-                artifact: artifact.label(),
+                artifact: what.to_string(),
                 url: url.to_string(),
                 source: e,
             }),
@@ -179,7 +194,7 @@ pub fn fetch_signature(
     };
     let signature = get(&reference.url)?;
     let certificate = reference.certificate_url.as_deref().map(get).transpose()?;
-    Ok(Ok(SignatureFiles { reference, signature, certificate }))
+    Ok(SignatureFiles { reference: reference.clone(), signature, certificate })
 }
 
 /// Verifies downloaded signature files over the SHA-256 already computed.
@@ -195,7 +210,11 @@ pub fn verify_signature(
         identity: IdentityMatcher::Exact(trust.identity.clone().unwrap_or_else(|| r.identity.clone())),
         issuer: trust.issuer.clone().unwrap_or_else(|| r.issuer.clone()),
     };
-    let invalid = |source| ReleaseError::SignatureInvalid { artifact: artifact.label(), url: r.url.clone(), source };
+    let invalid = |source| ReleaseError::SignatureInvalid {
+        artifact: artifact.label(),
+        url: r.url.clone(),
+        source: Box::new(source),
+    };
     let evidence = match r.kind {
         SignatureKind::CosignDetached => {
             let cert = files.certificate.as_deref().unwrap_or_default();
@@ -216,4 +235,73 @@ pub fn trust_root(trust: &TrustOptions) -> Result<TrustRoot, Error> {
         None => TrustRoot::production(),
     };
     root.map_err(Error::Signature)
+}
+
+/// A release SBOM whose signature verified, and what it vouches for.
+pub struct SignedSbom {
+    pub url: String,
+    pub sbom: Sbom,
+    pub evidence: SignatureEvidence,
+}
+
+impl SignedSbom {
+    /// The SBOM's digests for `artifact`, named by its install name; empty when the
+    /// SBOM does not list it (never a pass by omission: the file is then unlisted).
+    pub fn expected_for(&self, artifact: &Artifact) -> Vec<Expected> {
+        let Some(sbom_ref) = &artifact.sbom else { return Vec::new() };
+        let Some(files) = self.sbom.get(&sbom_ref.path) else { return Vec::new() };
+        let label = Label {
+            component: artifact.component.clone(),
+            version: artifact.version.to_string(),
+            platform: artifact.platform.to_string(),
+        };
+        [files.sha256, files.sha512]
+            .into_iter()
+            .flatten()
+            .map(|(digest, line)| Expected {
+                name: Some(artifact.install_name.clone()),
+                sidecar_of: None,
+                digest,
+                origin: format!("{}:{line} (signed SBOM)", self.url),
+                label: Some(label.clone()),
+                signed_by: Some(self.evidence.clone()),
+                pinned_in: None,
+            })
+            .collect()
+    }
+}
+
+/// Downloads the release SBOM `artifact` names, verifies its one signature and its
+/// namespace, and parses it. `Ok(None)` when there is none to use: the catalog names
+/// none, signatures are skipped, or the release does not publish it (HTTP 404); the
+/// caller then falls back to per-artifact checksums and signatures.
+pub fn signed_sbom<'a>(
+    transport: &Transport,
+    artifact: &Artifact,
+    trust: &TrustOptions,
+    root: impl FnOnce() -> Result<&'a TrustRoot, Error>,
+) -> Result<Option<SignedSbom>, Error> {
+    let Some(sbom_ref) = &artifact.sbom else { return Ok(None) };
+    if trust.policy == SignaturePolicy::Skip {
+        return Ok(None);
+    }
+    let bytes = match transport.get_small(&sbom_ref.url, crate::sbom::MAX_LEN) {
+        Ok(bytes) => bytes,
+        Err(FetchError::Status { status: 404, .. } | FetchError::MirrorFileMissing { .. }) => {
+            tracing::info!("{}: not published; checking each artifact's own checksums and signature", sbom_ref.url);
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let files = fetch_signature_files(transport, &sbom_ref.signature, &format!("the release SBOM {}", sbom_ref.url))?;
+    let sha256: [u8; 32] = {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(&bytes).into()
+    };
+    let check = verify_signature(&files, artifact, &sha256, trust, root()?)?;
+    let SignatureCheck::Verified(mut evidence) = check else { return Ok(None) };
+    evidence.notes.push(format!("digests from the signed release SBOM {}", sbom_ref.url));
+    let sbom = Sbom::parse(&sbom_ref.url, &bytes)?;
+    sbom.require_namespace(&sbom_ref.namespace)?;
+    Ok(Some(SignedSbom { url: sbom_ref.url.clone(), sbom, evidence }))
 }

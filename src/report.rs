@@ -79,8 +79,8 @@ pub struct SignatureEvidence {
     pub tlog: bool,
     /// RFC 3339 time of signing, from the transparency log or a timestamp.
     pub signed_at: Option<String>,
-    /// For text reports: what was not checked and why (`tlog: not checked (no bundle)`).
-    #[serde(skip)]
+    /// What was not checked and why (`tlog: not checked (no bundle)`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }
 
@@ -291,14 +291,15 @@ impl Reporter {
         self.status = self.status.and(status);
     }
 
-    /// Prints the summary line (text only) and returns the exit status.
-    pub fn finish(mut self, noun: &str) -> ExitStatus {
+    /// Prints the summary line (text only), `what` saying what the verified count is
+    /// (`files verified`), and returns the exit status.
+    pub fn finish(mut self, what: &str) -> ExitStatus {
         let verified = self.count(Status::Ok);
         if verified == 0 && self.status == ExitStatus::Ok {
             self.status = ExitStatus::Failed;
         }
         if self.format == Format::Text {
-            let mut parts = vec![format!("{verified} {noun} verified")];
+            let mut parts = vec![format!("{verified} {what}")];
             for (status, word) in [
                 (Status::Fail, "failed"),
                 (Status::Error, "errors"),

@@ -6,15 +6,16 @@ use std::sync::Mutex;
 use crate::archive;
 use crate::catalog::Artifact;
 use crate::cli::{FetchArgs, OutputArgs};
-use crate::digest::{hash_file, AlgorithmSet};
+use crate::digest::{hash_file, AlgorithmSet, Digests};
 use crate::expect::Expected;
 use crate::install::{self, SignatureCheck, Staged, Verified};
+use crate::lock::Lock;
 use crate::progress::{self, Progress};
 use crate::release::{self, SignatureFiles};
 use crate::report::{ExitStatus, Format, Outcome, Reporter, Status};
 use crate::Error;
 
-use super::{parse_targets, Session};
+use super::{fail, labelled, parse_targets, Session};
 
 /// How many artifacts download at once.
 const PARALLEL: usize = 4;
@@ -38,7 +39,14 @@ pub fn run(args: FetchArgs, output: &OutputArgs, format: Format) -> Result<ExitS
         artifacts.push(session.catalog.resolve(component, &version, &session.platform)?);
     }
     let progress = progress::for_output(output.quiet || format == Format::Json, output.no_progress);
-    let job = Job { session: &session, dest: &dest, keep_archive: args.keep_archive, progress: progress.as_ref() };
+    let lock = args.lock.as_deref().map(|p| LockSource::load(p, args.locked)).transpose()?;
+    let job = Job {
+        session: &session,
+        dest: &dest,
+        keep_archive: args.keep_archive,
+        lock: lock.as_ref(),
+        progress: progress.as_ref(),
+    };
 
     let reporter = Mutex::new(Reporter::new(format));
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -55,32 +63,164 @@ pub fn run(args: FetchArgs, output: &OutputArgs, format: Format) -> Result<ExitS
         }
     });
     let reporter = reporter.into_inner().map_err(|_| Error::usage("a download thread panicked"))?;
-    Ok(reporter.finish("artifacts"))
+    Ok(reporter.finish("artifacts verified"))
 }
 
 struct Job<'a> {
     session: &'a Session,
     dest: &'a Path,
     keep_archive: bool,
+    lock: Option<&'a LockSource>,
     progress: &'a dyn Progress,
+}
+
+/// A lock given with `--lock`, and whether artifacts it does not pin fail (`--locked`).
+pub struct LockSource {
+    pub path: PathBuf,
+    pub lock: Lock,
+    pub locked: bool,
+}
+
+impl LockSource {
+    pub fn load(path: &Path, locked: bool) -> Result<LockSource, Error> {
+        Ok(LockSource { path: path.to_path_buf(), lock: Lock::load(path)?, locked })
+    }
+}
+
+/// Everything known about an artifact before its bytes arrive.
+pub struct ArtifactEvidence {
+    /// The upstream URL to download (a lock's pin names it).
+    pub url: String,
+    pub expected: Vec<Expected>,
+    /// The checksum files as published (none when the digests came from a lock).
+    pub checksum_files: Vec<release::RawFile>,
+    pub signature: PendingSignature,
+    /// The digests came from a lock, not from the upstream.
+    pub pinned: bool,
+}
+
+/// A signature still to check over the digest that is about to be computed, or a
+/// decision already made.
+pub enum PendingSignature {
+    Files(SignatureFiles),
+    Settled(SignatureCheck),
+}
+
+/// The expected digests and signature for `artifact`: from the lock's pin when there is
+/// one (no download at all), else from the upstream's published checksum files.
+pub fn gather(session: &Session, artifact: &Artifact, lock: Option<&LockSource>) -> Result<ArtifactEvidence, Error> {
+    if let Some(source) = lock {
+        match source.lock.find(&artifact.component, &artifact.version, Some(&artifact.platform)) {
+            Some(pin) => {
+                let origin = source.path.as_path();
+                let mut expected: Vec<Expected> = Lock { artifacts: vec![pin.clone()], ..source.lock.clone() }
+                    .expectations(origin)
+                    .into_iter()
+                    .filter(|e| e.name.as_deref() == Some(pin.file.as_str()))
+                    .collect();
+                for e in &mut expected {
+                    e.name = Some(artifact.install_name.clone());
+                }
+                let signature = match &pin.signature {
+                    Some(s) => SignatureCheck::Verified(s.to_evidence()),
+                    None => SignatureCheck::NotRequired(format!("none pinned in {}", origin.display())),
+                };
+                return Ok(ArtifactEvidence {
+                    url: pin.url.clone(),
+                    expected,
+                    checksum_files: Vec::new(),
+                    signature: PendingSignature::Settled(signature),
+                    pinned: true,
+                });
+            }
+            None if source.locked => {
+                return Err(Error::Release(release::ReleaseError::NotPinned {
+                    artifact: artifact.label(),
+                    lock: source.path.clone(),
+                }));
+            }
+            None => {}
+        }
+    }
+    let (expected, checksum_files) = release::published_checksums(&session.transport, artifact)?;
+    let signature = match release::fetch_signature(&session.transport, artifact, &session.trust)? {
+        Ok(files) => PendingSignature::Files(files),
+        Err(settled) => PendingSignature::Settled(settled),
+    };
+    Ok(ArtifactEvidence { url: artifact.url.clone(), expected, checksum_files, signature, pinned: false })
+}
+
+/// Streams the artifact into a staged file in `dir`, hashing SHA-256 and SHA-512 in the
+/// same pass, then checks every expected digest and the signature. `Ok(None)` when the
+/// bytes did not verify: `outcome` then says why, and the staged file is gone.
+pub fn download_verified(
+    session: &Session,
+    artifact: &Artifact,
+    evidence: &ArtifactEvidence,
+    dir: &Path,
+    progress: &dyn Progress,
+    outcome: &mut Outcome,
+) -> Result<Option<Verified>, Error> {
+    let mut staged = Staged::new_in(dir, &artifact.install_name)?;
+    let bar = progress.bar(&artifact.label());
+    let downloaded = session.transport.download(
+        &evidence.url,
+        staged.file_mut(),
+        AlgorithmSet::BOTH,
+        artifact.max_size,
+        bar.as_ref(),
+    );
+    let (digests, _len) = match downloaded {
+        Ok(d) => {
+            bar.finish("downloaded");
+            d
+        }
+        Err(e) => {
+            bar.finish("failed");
+            return Err(e.into());
+        }
+    };
+    outcome.digests = digests.clone();
+    let expected: Vec<&Expected> = evidence.expected.iter().collect();
+    let check = check_signature(session, artifact, &evidence.signature, &digests)?;
+    match Verified::check(staged, digests, &expected, check) {
+        Ok(verified) => {
+            record_signature(outcome, &verified.signature);
+            Ok(Some(verified))
+        }
+        Err(rejected) => {
+            outcome.status = Status::Fail;
+            let algorithm = rejected.mismatches.first().map_or("digest", |m| m.expected.algorithm().name());
+            outcome.message = Some(format!("{algorithm} mismatch; nothing installed"));
+            outcome.mismatches = rejected.mismatches;
+            outcome.details.extend(rejected.not_computed.iter().map(|o| format!("not computed: {o}")));
+            Ok(None)
+        }
+    }
+}
+
+/// Checks a pending signature over the SHA-256 just computed.
+pub fn check_signature(
+    session: &Session,
+    artifact: &Artifact,
+    signature: &PendingSignature,
+    digests: &Digests,
+) -> Result<SignatureCheck, Error> {
+    match signature {
+        PendingSignature::Settled(check) => Ok(check.clone()),
+        PendingSignature::Files(files) => {
+            let sha256 = digests.sha256_bytes().ok_or_else(|| Error::usage("sha256 not computed"))?;
+            release::verify_signature(files, artifact, sha256, &session.trust, session.trust_root()?)
+        }
+    }
 }
 
 impl Job<'_> {
     /// Fetches one artifact; every failure becomes the outcome's status and message.
     fn fetch(&self, artifact: &Artifact) -> Outcome {
-        let mut outcome = Outcome::new(Status::Ok);
-        outcome.component = Some(artifact.component.clone());
-        outcome.version = Some(artifact.version.to_string());
-        outcome.platform = Some(artifact.platform.to_string());
-        outcome.url = Some(artifact.url.clone());
+        let mut outcome = labelled(artifact);
         if let Err(e) = self.try_fetch(artifact, &mut outcome) {
-            outcome.status = match e.exit_status() {
-                ExitStatus::Io => Status::Error,
-                _ => Status::Fail,
-            };
-            if outcome.message.is_none() {
-                outcome.message = Some(e.chain());
-            }
+            fail(&mut outcome, &e);
         }
         outcome
     }
@@ -92,16 +232,15 @@ impl Job<'_> {
         } else {
             &artifact.install_name
         });
-        let session = self.session;
         // Evidence first: small files, and a missing one stops before the big download.
-        let expected = release::published_checksums(&session.transport, artifact)?;
-        let expected: Vec<&Expected> = expected.iter().collect();
-        outcome.evidence.checksum = Some(origins(&expected));
-        let signature = release::fetch_signature(&session.transport, artifact, &session.trust)?;
+        let evidence = gather(self.session, artifact, self.lock)?;
+        outcome.url = Some(evidence.url.clone());
+        outcome.evidence.checksum = Some(origins(&evidence.expected));
+        outcome.evidence.pin = self.lock.map(|l| l.path.display().to_string()).filter(|_| evidence.pinned);
 
         if extract.is_none() {
             if let Some(existing) = install::check_destination(&dest)? {
-                if existing.is_file() && self.already_installed(artifact, &dest, &expected, &signature, outcome)? {
+                if existing.is_file() && self.already_installed(artifact, &dest, &evidence, outcome)? {
                     return Ok(());
                 }
             }
@@ -112,39 +251,10 @@ impl Job<'_> {
             }
         }
 
-        let mut staged = Staged::new_in(self.dest, &artifact.install_name)?;
-        let bar = self.progress.bar(&artifact.label());
-        let downloaded = session.transport.download(
-            &artifact.url,
-            staged.file_mut(),
-            AlgorithmSet::BOTH,
-            artifact.max_size,
-            bar.as_ref(),
-        );
-        let (digests, _len) = match downloaded {
-            Ok(d) => {
-                bar.finish("downloaded");
-                d
-            }
-            Err(e) => {
-                bar.finish("failed");
-                return Err(e.into());
-            }
+        let Some(verified) = download_verified(self.session, artifact, &evidence, self.dest, self.progress, outcome)?
+        else {
+            return Ok(());
         };
-        outcome.digests = digests.clone();
-        let check = self.check_signature(artifact, &signature, &digests)?;
-        let verified = match Verified::check(staged, digests, &expected, check) {
-            Ok(v) => v,
-            Err(rejected) => {
-                outcome.status = Status::Fail;
-                let algorithm = rejected.mismatches.first().map_or("digest", |m| m.expected.algorithm().name());
-                outcome.message = Some(format!("{algorithm} mismatch; nothing installed"));
-                outcome.mismatches = rejected.mismatches;
-                outcome.details.extend(rejected.not_computed.iter().map(|o| format!("not computed: {o}")));
-                return Ok(());
-            }
-        };
-        record_signature(outcome, &verified.signature);
 
         match extract {
             None => {
@@ -171,38 +281,21 @@ impl Job<'_> {
         &self,
         artifact: &Artifact,
         dest: &Path,
-        expected: &[&Expected],
-        signature: &Result<SignatureFiles, SignatureCheck>,
+        evidence: &ArtifactEvidence,
         outcome: &mut Outcome,
     ) -> Result<bool, Error> {
         let (digests, _) = hash_file(dest, AlgorithmSet::BOTH)?;
-        let matches = expected.iter().all(|e| digests.get(e.digest.algorithm()) == Some(&e.digest));
+        let matches = evidence.expected.iter().all(|e| digests.get(e.digest.algorithm()) == Some(&e.digest));
         if !matches {
             return Ok(false);
         }
-        let check = self.check_signature(artifact, signature, &digests)?;
+        let check = check_signature(self.session, artifact, &evidence.signature, &digests)?;
         install::set_mode(dest, artifact.mode)?;
         record_signature(outcome, &check);
         outcome.digests = digests;
         outcome.path = Some(dest.to_path_buf());
         outcome.message = Some("already installed; nothing downloaded".into());
         Ok(true)
-    }
-
-    fn check_signature(
-        &self,
-        artifact: &Artifact,
-        signature: &Result<SignatureFiles, SignatureCheck>,
-        digests: &crate::digest::Digests,
-    ) -> Result<SignatureCheck, Error> {
-        match signature {
-            Err(not_required) => Ok(not_required.clone()),
-            Ok(files) => {
-                let sha256 = digests.sha256_bytes().ok_or_else(|| Error::usage("sha256 not computed"))?;
-                let root = self.session.trust_root()?;
-                release::verify_signature(files, artifact, sha256, &self.session.trust, root)
-            }
-        }
     }
 }
 
@@ -213,7 +306,7 @@ fn record_signature(outcome: &mut Outcome, check: &SignatureCheck) {
     }
 }
 
-fn origins(expected: &[&Expected]) -> String {
+fn origins(expected: &[Expected]) -> String {
     expected.iter().map(|e| e.origin.as_str()).collect::<Vec<_>>().join(", ")
 }
 

@@ -2,7 +2,11 @@
 
 mod components;
 mod fetch;
+mod identify;
+mod lock;
+mod mirror;
 mod node;
+mod signed;
 mod verify;
 
 use std::sync::OnceLock;
@@ -13,7 +17,7 @@ use crate::cli::{Cli, Command, OutputArgs, SourceArgs};
 use crate::fetch::{Options, Transport};
 use crate::platform::Platform;
 use crate::release::{SignaturePolicy, TrustOptions};
-use crate::report::{ExitStatus, Format};
+use crate::report::{ExitStatus, Format, Outcome, Status};
 use crate::signature::TrustRoot;
 use crate::Error;
 
@@ -24,12 +28,14 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
         Command::Verify(args) => verify::run(args, format),
         Command::Node(args) => node::run(args, format),
         Command::Components(args) => components::run(args, format),
+        Command::Lock(args) => lock::run(args, &cli.output, format),
+        Command::Mirror(args) => mirror::run(args, &cli.output, format),
+        Command::Identify(args) => identify::run(args, format),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "kverify", &mut std::io::stdout());
             Ok(ExitStatus::Ok)
         }
-        _ => Err(Error::usage("this command is not built yet")),
     }
 }
 
@@ -80,6 +86,25 @@ impl Session {
         }
         let root = crate::release::trust_root(&self.trust)?;
         Ok(self.root.get_or_init(|| root))
+    }
+}
+
+/// An outcome naming `artifact`, to be filled in.
+pub fn labelled(artifact: &crate::catalog::Artifact) -> Outcome {
+    let mut outcome = Outcome::new(Status::Ok);
+    outcome.component = Some(artifact.component.clone());
+    outcome.version = Some(artifact.version.to_string());
+    outcome.platform = Some(artifact.platform.to_string());
+    outcome.url = Some(artifact.url.clone());
+    outcome
+}
+
+/// Marks `outcome` as failed by `e`: `error` for network and I/O trouble (exit 3),
+/// `fail` for everything else (exit 1).
+pub fn fail(outcome: &mut Outcome, e: &Error) {
+    outcome.status = if e.exit_status() == ExitStatus::Io { Status::Error } else { Status::Fail };
+    if outcome.message.is_none() {
+        outcome.message = Some(e.chain());
     }
 }
 

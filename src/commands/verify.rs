@@ -1,6 +1,7 @@
 //! `kverify verify`: files on disk against checksum files, digests, releases or locks.
 
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::catalog::VersionRequest;
@@ -9,6 +10,7 @@ use crate::cli::VerifyArgs;
 use crate::digest::{hash_files, Algorithm, AlgorithmSet, Digest, Digests};
 use crate::expect::{to_compare, Expectations, Expected};
 use crate::install::SignatureCheck;
+use crate::lock::Lock;
 use crate::platform::Platform;
 use crate::release;
 use crate::report::{ExitStatus, Format, Mismatch, Outcome, Reporter, Status};
@@ -17,6 +19,9 @@ use crate::Error;
 use super::{parse_targets, Session};
 
 pub fn run(args: VerifyArgs, format: Format) -> Result<ExitStatus, Error> {
+    if args.bundle.is_some() || args.signature.is_some() {
+        return super::signed::run(args, format);
+    }
     let platform = Platform::from_flags(args.source.os.as_deref(), args.source.arch.as_deref())?;
     let mut expectations = Expectations::new(&platform.os, &platform.arch);
     for path in &args.checksums {
@@ -31,6 +36,20 @@ pub fn run(args: VerifyArgs, format: Format) -> Result<ExitStatus, Error> {
             let digest =
                 Digest::from_hex_as(algorithm, hex.trim()).map_err(|e| Error::usage(format!("{flag} {hex}: {e}")))?;
             expectations.add_digest(digest, flag);
+        }
+    }
+    if let Some(path) = &args.lock {
+        let lock = Lock::load(path)?;
+        let platform = args.source.os.is_some() || args.source.arch.is_some();
+        let wanted = platform.then(|| expectations.platform());
+        expectations.entries.extend(
+            lock.expectations(path)
+                .into_iter()
+                .filter(|e| wanted.as_ref().is_none_or(|p| e.label.as_ref().is_some_and(|l| &l.platform == p))),
+        );
+        expectations.any_of = true;
+        if expectations.is_empty() {
+            return Err(Error::usage(format!("{} pins nothing for {}", path.display(), wanted.unwrap_or_default())));
         }
     }
     if !args.release.is_empty() {
@@ -76,40 +95,65 @@ pub(super) fn add_release(
     }
     // One named release applies to every file given, whatever it is called.
     let for_every_file = targets.len() == 1 && releases.iter().all(|r| r.contains('@'));
+    let mut sboms: HashMap<String, Option<release::SignedSbom>> = HashMap::new();
     for (component, request) in targets {
         let version =
             release::resolve_version(&session.catalog, &session.transport, &component, &request, &session.platform)?;
         let artifact = session.catalog.resolve(&component, &version, &session.platform)?;
-        let mut published = release::published_checksums(&session.transport, &artifact)?;
-        let evidence = match release::fetch_signature(&session.transport, &artifact, &session.trust)? {
-            Err(_not_required) => None,
-            Ok(files) => {
-                let sha256 = published
-                    .iter()
-                    .find_map(|e| match &e.digest {
-                        Digest::Sha256(b) => Some(*b),
-                        Digest::Sha512(_) => None,
-                    })
-                    .ok_or_else(|| {
-                        Error::usage(format!("{}: no SHA-256 published to check its signature over", artifact.label()))
-                    })?;
-                match release::verify_signature(&files, &artifact, &sha256, &session.trust, session.trust_root()?)? {
-                    SignatureCheck::Verified(evidence) => Some(evidence),
-                    SignatureCheck::NotRequired(_) => None,
+        // One signed SBOM covers every binary of a release: one download, one signature.
+        let signed = match &artifact.sbom {
+            Some(s) => match sboms.entry(s.url.clone()) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => {
+                    e.insert(release::signed_sbom(&session.transport, &artifact, &session.trust, || {
+                        session.trust_root()
+                    })?)
                 }
-            }
+            },
+            None => &None,
+        };
+        let mut published = match signed {
+            Some(signed) => signed.expected_for(&artifact),
+            None => published_and_signed(session, &artifact)?,
         };
         for e in &mut published {
             if for_every_file {
                 e.sidecar_of = e.name.take();
             }
-            if matches!(e.digest, Digest::Sha256(_)) {
-                e.signed_by = evidence.clone();
-            }
         }
         expectations.entries.extend(published);
     }
     Ok(())
+}
+
+/// The artifact's own checksum files, with its own signature verified over the
+/// published SHA-256 (a file that matches that digest is then covered by it).
+fn published_and_signed(session: &Session, artifact: &crate::catalog::Artifact) -> Result<Vec<Expected>, Error> {
+    let (mut published, _) = release::published_checksums(&session.transport, artifact)?;
+    let evidence = match release::fetch_signature(&session.transport, artifact, &session.trust)? {
+        Err(_not_required) => None,
+        Ok(files) => {
+            let sha256 = published
+                .iter()
+                .find_map(|e| match &e.digest {
+                    Digest::Sha256(b) => Some(*b),
+                    Digest::Sha512(_) => None,
+                })
+                .ok_or_else(|| {
+                    Error::usage(format!("{}: no SHA-256 published to check its signature over", artifact.label()))
+                })?;
+            match release::verify_signature(&files, artifact, &sha256, &session.trust, session.trust_root()?)? {
+                SignatureCheck::Verified(evidence) => Some(evidence),
+                SignatureCheck::NotRequired(_) => None,
+            }
+        }
+    };
+    for e in &mut published {
+        if matches!(e.digest, Digest::Sha256(_)) {
+            e.signed_by = evidence.clone();
+        }
+    }
+    Ok(published)
 }
 
 /// The file names under `paths`, for inferring components.
@@ -168,6 +212,7 @@ pub fn verify_paths(
     let jobs: Vec<(PathBuf, AlgorithmSet)> = plan.candidates.iter().map(|c| (c.path.clone(), c.algorithms)).collect();
     for (candidate, result) in plan.candidates.iter().zip(hash_files(&jobs)) {
         let outcome = match result {
+            Ok((digests, _)) if expectations.any_of => compare_any(&candidate.path, &candidate.compare, digests),
             Ok((digests, _)) => compare(&candidate.path, &candidate.compare, digests),
             Err(e) => path_outcome(&candidate.path, Status::Error).with_message(format!("cannot read: {e}")),
         };
@@ -184,7 +229,7 @@ pub fn verify_paths(
             }
         }
     }
-    Ok(reporter.finish("files"))
+    Ok(reporter.finish("files verified"))
 }
 
 /// The outcome of comparing what was computed with every expected digest chosen.
@@ -212,6 +257,9 @@ pub fn compare(path: &Path, chosen: &[&Expected], digests: Digests) -> Outcome {
     if let Some(evidence) = chosen.iter().find_map(|e| e.signed_by.as_ref()) {
         outcome.evidence.signature = Some(evidence.clone());
     }
+    if let Some(pin) = chosen.iter().find_map(|e| e.pinned_in.as_ref()) {
+        outcome.evidence.pin = Some(pin.clone());
+    }
     if let Some(label) = chosen.iter().find_map(|e| e.label.as_ref()) {
         outcome.component = Some(label.component.clone());
         outcome.version = Some(label.version.clone());
@@ -219,6 +267,23 @@ pub fn compare(path: &Path, chosen: &[&Expected], digests: Digests) -> Outcome {
     }
     outcome.digests = digests;
     outcome
+}
+
+/// Like [`compare`], when the entries are alternatives: the file verifies if it matches
+/// every digest of any one label (component, version, platform).
+fn compare_any(path: &Path, chosen: &[&Expected], digests: Digests) -> Outcome {
+    let mut labels: Vec<Option<&crate::expect::Label>> = chosen.iter().map(|e| e.label.as_ref()).collect();
+    labels.dedup();
+    let mut failed = None;
+    for label in labels {
+        let group: Vec<&Expected> = chosen.iter().copied().filter(|e| e.label.as_ref() == label).collect();
+        let outcome = compare(path, &group, digests.clone());
+        if outcome.status == Status::Ok {
+            return outcome;
+        }
+        failed.get_or_insert(outcome);
+    }
+    failed.unwrap_or_else(|| compare(path, chosen, digests))
 }
 
 /// A file to check and the entries chosen to compare it with.

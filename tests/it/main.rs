@@ -2,7 +2,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod lock;
 mod manifests;
 mod node;
+mod signatures;
 mod support;
 mod verify;
