@@ -256,7 +256,7 @@ impl Reporter {
                     self.permission_failed,
                     if self.permission_failed == 1 { "permission finding" } else { "permission findings" },
                 ),
-                (self.errors, "errors"),
+                (self.errors, if self.errors == 1 { "error" } else { "errors" }),
                 (self.missing, "missing"),
                 (self.unlisted, "unlisted"),
             ] {
