@@ -17,6 +17,7 @@ pub mod logging;
 pub mod node;
 pub mod platform;
 pub mod progress;
+pub mod rekor;
 pub mod release;
 pub mod report;
 pub mod sbom;
@@ -56,6 +57,8 @@ pub enum Error {
     Lock(#[from] lock::LockError),
     #[error(transparent)]
     Sbom(#[from] sbom::SbomError),
+    #[error(transparent)]
+    Rekor(#[from] rekor::RekorError),
 }
 
 impl Error {
@@ -75,6 +78,8 @@ impl Error {
             Error::Checksums(_) | Error::Signature(_) => ExitStatus::Failed,
             Error::Lock(lock::LockError::Read { .. } | lock::LockError::Write { .. }) => ExitStatus::Io,
             Error::Lock(_) | Error::Sbom(_) => ExitStatus::Failed,
+            Error::Rekor(e) if e.is_network() => ExitStatus::Io,
+            Error::Rekor(_) => ExitStatus::Failed,
             Error::Catalog(catalog::CatalogError::Read { .. }) => ExitStatus::Io,
             Error::Catalog(_) => ExitStatus::Usage,
             Error::Fetch(e) if e.is_usage() => ExitStatus::Usage,

@@ -56,6 +56,8 @@ pub enum ReleaseError {
     },
     #[error("{artifact} has no pin in {}, and --locked allows nothing else", lock.display())]
     NotPinned { artifact: String, lock: PathBuf },
+    #[error("{artifact} is not listed in the signed release SBOM {url}")]
+    NotInSbom { artifact: String, url: String },
     #[error("version marker {url} holds {text:?}, not a version")]
     BadMarker { url: String, text: String },
 }
@@ -88,6 +90,7 @@ impl SignaturePolicy {
 pub struct TrustOptions {
     pub policy: SignaturePolicy,
     pub identity: Option<String>,
+    pub identity_regexp: Option<String>,
     pub issuer: Option<String>,
     pub trusted_root: Option<PathBuf>,
 }
@@ -206,10 +209,7 @@ pub fn verify_signature(
     root: &TrustRoot,
 ) -> Result<SignatureCheck, Error> {
     let r = &files.reference;
-    let policy = Policy {
-        identity: IdentityMatcher::Exact(trust.identity.clone().unwrap_or_else(|| r.identity.clone())),
-        issuer: trust.issuer.clone().unwrap_or_else(|| r.issuer.clone()),
-    };
+    let policy = policy_for(&r.identity, &r.issuer, trust)?;
     let invalid = |source| ReleaseError::SignatureInvalid {
         artifact: artifact.label(),
         url: r.url.clone(),
@@ -226,6 +226,45 @@ pub fn verify_signature(
         }
     };
     Ok(SignatureCheck::Verified(evidence))
+}
+
+/// Who must have signed: the catalog's identity and issuer, unless the command line
+/// names others (`--certificate-identity[-regexp]`, `--certificate-oidc-issuer`).
+pub fn policy_for(identity: &str, issuer: &str, trust: &TrustOptions) -> Result<Policy, Error> {
+    let identity = match (&trust.identity, &trust.identity_regexp) {
+        (_, Some(pattern)) => IdentityMatcher::regexp(pattern)
+            .map_err(|e| Error::usage(format!("--certificate-identity-regexp {pattern:?}: {e}")))?,
+        (Some(exact), None) => IdentityMatcher::Exact(exact.clone()),
+        (None, None) => IdentityMatcher::Exact(identity.to_string()),
+    };
+    Ok(Policy { identity, issuer: trust.issuer.clone().unwrap_or_else(|| issuer.to_string()) })
+}
+
+/// The evidence of a pin's signature. A pin that kept a Sigstore bundle (a captured
+/// transparency-log proof) is verified again, offline, over the pinned SHA-256; a pin
+/// without one reports what was verified when the lock was written.
+pub fn pinned_evidence<'a>(
+    pinned: &crate::lock::PinnedSignature,
+    sha256: &[u8; 32],
+    what: &str,
+    trust: &TrustOptions,
+    root: impl FnOnce() -> Result<&'a TrustRoot, Error>,
+) -> Result<SignatureEvidence, Error> {
+    let Some(bundle) = &pinned.bundle else { return Ok(pinned.to_evidence()) };
+    let policy = policy_for(
+        &pinned.identity,
+        &pinned.issuer,
+        &TrustOptions { identity: None, identity_regexp: None, ..trust.clone() },
+    )?;
+    let mut evidence = signature::verify_bundle(sha256, bundle.as_bytes(), &policy, root()?).map_err(|source| {
+        ReleaseError::SignatureInvalid {
+            artifact: what.to_string(),
+            url: "the bundle kept in the lock".into(),
+            source: Box::new(source),
+        }
+    })?;
+    evidence.notes.push("transparency-log proof captured when the lock was written, verified offline now".into());
+    Ok(evidence)
 }
 
 /// The trust root: `--trusted-root FILE`, else the embedded Sigstore public-good one.

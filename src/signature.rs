@@ -428,7 +428,7 @@ fn decode_base64(what: &'static str, bytes: &[u8]) -> Result<Vec<u8>, SignatureE
     base64::engine::general_purpose::STANDARD.decode(&compact).map_err(|source| SignatureError::Base64 { what, source })
 }
 
-fn decode_signature(sig_file: &[u8]) -> Result<SignatureBytes, SignatureError> {
+pub(crate) fn decode_signature(sig_file: &[u8]) -> Result<SignatureBytes, SignatureError> {
     let der = decode_base64("signature", sig_file)?;
     // An ECDSA signature is a DER SEQUENCE of two INTEGERs; anything else is garbage
     // that must not be reported as a mere mismatch.
@@ -439,7 +439,7 @@ fn decode_signature(sig_file: &[u8]) -> Result<SignatureBytes, SignatureError> {
 }
 
 /// The leaf certificate from a `.cert` file: base64 of PEM, or PEM itself.
-fn decode_certificate(cert_file: &[u8]) -> Result<DerCertificate, SignatureError> {
+pub(crate) fn decode_certificate(cert_file: &[u8]) -> Result<DerCertificate, SignatureError> {
     let trimmed = cert_file.trim_ascii();
     let pem =
         if trimmed.starts_with(b"-----BEGIN") { trimmed.to_vec() } else { decode_base64("certificate", trimmed)? };

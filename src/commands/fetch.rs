@@ -122,7 +122,18 @@ pub fn gather(session: &Session, artifact: &Artifact, lock: Option<&LockSource>)
                     e.name = Some(artifact.install_name.clone());
                 }
                 let signature = match &pin.signature {
-                    Some(s) => SignatureCheck::Verified(s.to_evidence()),
+                    Some(s) => {
+                        let sha256 = expected.iter().find_map(|e| match e.digest {
+                            crate::digest::Digest::Sha256(b) => Some(b),
+                            crate::digest::Digest::Sha512(_) => None,
+                        });
+                        let sha256 =
+                            sha256.ok_or_else(|| Error::usage(format!("{}: no sha256 pinned", artifact.label())))?;
+                        let evidence = release::pinned_evidence(s, &sha256, &artifact.label(), &session.trust, || {
+                            session.trust_root()
+                        })?;
+                        SignatureCheck::Verified(evidence)
+                    }
                     None => SignatureCheck::NotRequired(format!("none pinned in {}", origin.display())),
                 };
                 return Ok(ArtifactEvidence {

@@ -10,9 +10,9 @@ use crate::install::SignatureCheck;
 use crate::lock::{Lock, Pin, PinnedFile, PinnedSignature};
 use crate::platform::Platform;
 use crate::progress::{self, Progress};
-use crate::release;
 use crate::report::{ExitStatus, Format, Mismatch, Outcome, Reporter, Status};
 use crate::Error;
+use crate::{rekor, release};
 
 use super::fetch::{download_verified, gather, PendingSignature};
 use super::{fail, labelled, parse_targets, Session};
@@ -49,10 +49,11 @@ pub fn run(args: LockArgs, output: &OutputArgs, format: Format) -> Result<ExitSt
         Err(_) => Lock::new(session.catalog.fingerprint().to_string()),
     };
     lock.catalog = session.catalog.fingerprint().to_string();
+    let rekor = (!args.no_rekor).then_some(args.rekor_url.as_str());
     let mut reporter = Reporter::new(format);
     for artifact in &artifacts {
         let mut outcome = labelled(artifact);
-        match pin(&session, artifact, progress.as_ref(), &mut outcome) {
+        match pin(&session, artifact, rekor, progress.as_ref(), &mut outcome) {
             Ok(Some(p)) => {
                 outcome.message = Some(format!("pinned in {}", args.output.display()));
                 lock.put(p);
@@ -79,7 +80,7 @@ fn check(session: &Session, path: &Path, progress: &dyn Progress, format: Format
         let version = crate::catalog::Version::parse(&old.version)?;
         let artifact = session.catalog.resolve(&old.component, &version, &platform)?;
         let mut outcome = labelled(&artifact);
-        match pin(session, &artifact, progress, &mut outcome) {
+        match pin(session, &artifact, None, progress, &mut outcome) {
             Ok(Some(new)) => {
                 let drift = differences(old, &new);
                 if drift.is_empty() {
@@ -126,6 +127,7 @@ fn differences(old: &Pin, new: &Pin) -> Vec<Mismatch> {
 fn pin(
     session: &Session,
     artifact: &Artifact,
+    rekor: Option<&str>,
     progress: &dyn Progress,
     outcome: &mut Outcome,
 ) -> Result<Option<Pin>, Error> {
@@ -176,12 +178,29 @@ fn pin(
     } else if let PendingSignature::Settled(SignatureCheck::NotRequired(why)) = &evidence.signature {
         outcome.evidence.signature_skipped = Some(why.clone());
     }
+    let sha256 = sha256.ok_or_else(|| Error::usage(format!("{}: no SHA-256 to pin", artifact.label())))?;
+    // A verified detached pair: capture its transparency-log proof while online.
+    if let (Some(url), Some(pinned), PendingSignature::Files(files)) = (rekor, &mut signature, &evidence.signature) {
+        let digest = Digest::from_hex(&sha256).ok();
+        if let (Some(Digest::Sha256(sha)), Some(cert)) = (digest, &files.certificate) {
+            let policy = release::policy_for(&files.reference.identity, &files.reference.issuer, &session.trust)?;
+            match rekor::capture(&session.transport, url, &sha, &files.signature, cert, &policy, session.trust_root()?)?
+            {
+                Some(captured) => {
+                    *pinned = PinnedSignature::from_evidence(&captured.evidence);
+                    pinned.bundle = Some(captured.bundle_json);
+                }
+                None => outcome.details.push(rekor::NOT_FOUND.into()),
+            }
+        }
+    }
     outcome.evidence.checksum =
         Some(evidence.expected.iter().map(|e| e.origin.as_str()).collect::<Vec<_>>().join(", "));
     if let Some(s) = &signature {
-        outcome.evidence.signature = Some(s.to_evidence());
+        let mut shown = s.to_evidence();
+        shown.notes.clear();
+        outcome.evidence.signature = Some(shown);
     }
-    let sha256 = sha256.ok_or_else(|| Error::usage(format!("{}: no SHA-256 to pin", artifact.label())))?;
     outcome.digests.sha256 = Digest::from_hex(&sha256).ok();
     outcome.digests.sha512 = sha512.as_deref().and_then(|h| Digest::from_hex(h).ok());
     Ok(Some(Pin {

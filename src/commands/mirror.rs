@@ -12,9 +12,9 @@ use crate::cli::{MirrorArgs, OutputArgs};
 use crate::digest::{hash_file, AlgorithmSet};
 use crate::install::{self, InstallError};
 use crate::progress::{self, Progress};
-use crate::release;
 use crate::report::{ExitStatus, Format, Outcome, Reporter};
 use crate::Error;
+use crate::{rekor, release};
 
 use super::fetch::{check_signature, download_verified, gather, PendingSignature};
 use super::{fail, labelled, parse_targets, Session};
@@ -33,11 +33,12 @@ pub fn run(args: MirrorArgs, output: &OutputArgs, format: Format) -> Result<Exit
     }
     fs_err::create_dir_all(&args.to)?;
     let progress = progress::for_output(output.quiet || format == Format::Json, output.no_progress);
+    let rekor = (!args.no_rekor).then_some(args.rekor_url.as_str());
     let mut reporter = Reporter::new(format);
     let mut added = 0;
     for artifact in &artifacts {
         let mut outcome = labelled(artifact);
-        match mirror_one(&session, artifact, &args.to, progress.as_ref(), &mut outcome) {
+        match mirror_one(&session, artifact, &args.to, rekor, progress.as_ref(), &mut outcome) {
             Ok(true) => added += 1,
             Ok(false) => {}
             Err(e) => fail(&mut outcome, &e),
@@ -56,6 +57,7 @@ fn mirror_one(
     session: &Session,
     artifact: &Artifact,
     root: &Path,
+    rekor: Option<&str>,
     progress: &dyn Progress,
     outcome: &mut Outcome,
 ) -> Result<bool, Error> {
@@ -95,6 +97,29 @@ fn mirror_one(
         write_file(&local_path(root, &files.reference.url)?, &files.signature)?;
         if let (Some(url), Some(cert)) = (&files.reference.certificate_url, &files.certificate) {
             write_file(&local_path(root, url)?, cert)?;
+            // The pair's transparency-log proof, as a standard bundle beside the artifact.
+            if let (Some(rekor_url), Some(crate::digest::Digest::Sha256(sha256))) = (rekor, outcome.digests.sha256) {
+                let policy = release::policy_for(&files.reference.identity, &files.reference.issuer, &session.trust)?;
+                let root_of_trust = session.trust_root()?;
+                match rekor::capture(
+                    &session.transport,
+                    rekor_url,
+                    &sha256,
+                    &files.signature,
+                    cert,
+                    &policy,
+                    root_of_trust,
+                )? {
+                    Some(captured) => {
+                        write_file(
+                            &local_path(root, &format!("{}.sigstore.json", artifact.url))?,
+                            captured.bundle_json.as_bytes(),
+                        )?;
+                        outcome.evidence.signature = Some(captured.evidence);
+                    }
+                    None => outcome.details.push(rekor::NOT_FOUND.into()),
+                }
+            }
         }
     }
     outcome.path = Some(dest);

@@ -69,14 +69,7 @@ impl Session {
             ..Options::default()
         };
         let transport = Transport::new(&options)?;
-        let sig = &args.signature;
-        let trust = TrustOptions {
-            policy: SignaturePolicy::from_flags(sig.require_signature, sig.insecure_skip_signature),
-            identity: sig.certificate_identity.clone(),
-            issuer: sig.certificate_oidc_issuer.clone(),
-            trusted_root: sig.trusted_root.clone(),
-        };
-        Ok(Session { catalog, platform, transport, trust, root: OnceLock::new() })
+        Ok(Session { catalog, platform, transport, trust: trust_options(&args.signature), root: OnceLock::new() })
     }
 
     /// The trust root, loaded on first use (a run that checks no signature never needs it).
@@ -86,6 +79,17 @@ impl Session {
         }
         let root = crate::release::trust_root(&self.trust)?;
         Ok(self.root.get_or_init(|| root))
+    }
+}
+
+/// The signature policy, identity overrides and trust root the flags ask for.
+pub fn trust_options(sig: &crate::cli::SignatureArgs) -> TrustOptions {
+    TrustOptions {
+        policy: SignaturePolicy::from_flags(sig.require_signature, sig.insecure_skip_signature),
+        identity: sig.certificate_identity.clone(),
+        identity_regexp: sig.certificate_identity_regexp.clone(),
+        issuer: sig.certificate_oidc_issuer.clone(),
+        trusted_root: sig.trusted_root.clone(),
     }
 }
 

@@ -16,7 +16,7 @@ use crate::release;
 use crate::report::{ExitStatus, Format, Mismatch, Outcome, Reporter, Status};
 use crate::Error;
 
-use super::{parse_targets, Session};
+use super::{parse_targets, trust_options, Session};
 
 pub fn run(args: VerifyArgs, format: Format) -> Result<ExitStatus, Error> {
     if args.bundle.is_some() || args.signature.is_some() {
@@ -42,8 +42,10 @@ pub fn run(args: VerifyArgs, format: Format) -> Result<ExitStatus, Error> {
         let lock = Lock::load(path)?;
         let platform = args.source.os.is_some() || args.source.arch.is_some();
         let wanted = platform.then(|| expectations.platform());
+        let mut pinned = lock.expectations(path);
+        reverify_bundles(&lock, &mut pinned, &trust_options(&args.source.signature))?;
         expectations.entries.extend(
-            lock.expectations(path)
+            pinned
                 .into_iter()
                 .filter(|e| wanted.as_ref().is_none_or(|p| e.label.as_ref().is_some_and(|l| &l.platform == p))),
         );
@@ -63,6 +65,33 @@ pub fn run(args: VerifyArgs, format: Format) -> Result<ExitStatus, Error> {
         ));
     }
     verify_paths(&args.paths, &expectations, args.all_digests, format)
+}
+
+/// Verifies, offline, every transparency-log bundle the lock kept, and lets its evidence
+/// vouch for the pin's digests.
+fn reverify_bundles(lock: &Lock, pinned: &mut [Expected], trust: &release::TrustOptions) -> Result<(), Error> {
+    let root = std::sync::OnceLock::new();
+    for pin in &lock.artifacts {
+        let Some(signature) = pin.signature.as_ref().filter(|s| s.bundle.is_some()) else { continue };
+        let Ok(Digest::Sha256(sha256)) = Digest::from_hex_as(Algorithm::Sha256, &pin.sha256) else { continue };
+        let what = format!("{} {} {}", pin.component, pin.version, pin.platform);
+        let evidence = release::pinned_evidence(signature, &sha256, &what, trust, || {
+            if root.get().is_none() {
+                let loaded = release::trust_root(trust)?;
+                let _ = root.set(loaded);
+            }
+            root.get().ok_or_else(|| Error::usage("trusted root not loaded"))
+        })?;
+        for e in pinned.iter_mut() {
+            let same = e.label.as_ref().is_some_and(|l| {
+                l.component == pin.component && l.version == pin.version && l.platform == pin.platform
+            });
+            if same && e.name.as_deref() == Some(pin.file.as_str()) {
+                e.signed_by = Some(evidence.clone());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Adds the published checksums of each `--release` target (`C@V`, or a bare version
@@ -113,7 +142,17 @@ pub(super) fn add_release(
             None => &None,
         };
         let mut published = match signed {
-            Some(signed) => signed.expected_for(&artifact),
+            Some(signed) => {
+                let listed = signed.expected_for(&artifact);
+                if listed.is_empty() {
+                    return Err(release::ReleaseError::NotInSbom {
+                        artifact: artifact.label(),
+                        url: signed.url.clone(),
+                    }
+                    .into());
+                }
+                listed
+            }
             None => published_and_signed(session, &artifact)?,
         };
         for e in &mut published {

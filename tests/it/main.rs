@@ -6,5 +6,6 @@ mod lock;
 mod manifests;
 mod node;
 mod signatures;
+mod signed_fetch;
 mod support;
 mod verify;
