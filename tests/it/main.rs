@@ -5,6 +5,7 @@
 mod lock;
 mod manifests;
 mod node;
+mod rekor;
 mod signatures;
 mod signed_fetch;
 mod support;
