@@ -14,6 +14,7 @@ pub mod fetch;
 pub mod install;
 pub mod lock;
 pub mod logging;
+pub mod node;
 pub mod platform;
 pub mod progress;
 pub mod rekor;

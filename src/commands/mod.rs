@@ -5,6 +5,7 @@ mod fetch;
 mod identify;
 mod lock;
 mod mirror;
+mod node;
 mod signed;
 mod verify;
 
@@ -25,6 +26,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
     match cli.command {
         Command::Fetch(args) => fetch::run(args, &cli.output, format),
         Command::Verify(args) => verify::run(args, format),
+        Command::Node(args) => node::run(args, format),
         Command::Components(args) => components::run(args, format),
         Command::Lock(args) => lock::run(args, &cli.output, format),
         Command::Mirror(args) => mirror::run(args, &cli.output, format),
@@ -34,7 +36,6 @@ pub fn run(cli: Cli) -> Result<ExitStatus, Error> {
             clap_complete::generate(shell, &mut cmd, "kverify", &mut std::io::stdout());
             Ok(ExitStatus::Ok)
         }
-        _ => Err(Error::usage("this command is not built yet")),
     }
 }
 

@@ -98,7 +98,7 @@ fn reverify_bundles(lock: &Lock, pinned: &mut [Expected], trust: &release::Trust
 /// whose components are the names of the files given). Published signatures are
 /// verified over the published SHA-256: a file that matches that digest is then covered
 /// by the signature without a second look at its bytes.
-fn add_release(
+pub(super) fn add_release(
     session: &Session,
     releases: &[String],
     paths: &[PathBuf],

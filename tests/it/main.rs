@@ -4,6 +4,8 @@
 
 mod fetch;
 mod lock;
+mod manifests;
+mod node;
 mod rekor;
 mod signatures;
 mod signed_fetch;
