@@ -127,7 +127,8 @@ pub struct Outcome {
     pub details: Vec<String>,
 }
 
-fn digests_json<S: serde::Serializer>(d: &Digests, s: S) -> Result<S::Ok, S::Error> {
+/// `{"sha256": hex, "sha512": hex}`, each only when computed.
+pub fn digests_json<S: serde::Serializer>(d: &Digests, s: S) -> Result<S::Ok, S::Error> {
     #[derive(Serialize)]
     struct Hex {
         #[serde(skip_serializing_if = "Option::is_none")]

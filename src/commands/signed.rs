@@ -5,12 +5,10 @@
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use crate::checksums;
 use crate::cli::{SignatureArgs, VerifyArgs};
 use crate::commands::verify::compare;
-use crate::digest::{hash_files, Algorithm, AlgorithmSet, Digest};
+use crate::digest::{hash_files, Algorithm, AlgorithmSet};
 use crate::expect::{to_compare, Expectations, Expected};
-use crate::platform::Platform;
 use crate::report::{ExitStatus, Format, Outcome, Reporter, Status};
 use crate::signature::{self, IdentityMatcher, Policy, SignatureError, TrustRoot};
 use crate::Error;
@@ -206,22 +204,7 @@ fn expectations(args: &VerifyArgs) -> Result<Option<Expectations>, Error> {
     if args.checksums.is_empty() && args.sha256.is_none() && args.sha512.is_none() {
         return Ok(None);
     }
-    let platform = Platform::from_flags(args.source.os.as_deref(), args.source.arch.as_deref())?;
-    let mut expectations = Expectations::new(&platform.os, &platform.arch);
-    for path in &args.checksums {
-        let bytes = super::verify::read_capped(path, checksums::MAX_FILE_LEN)?;
-        expectations.add_checksum_file(&checksums::parse(&path.display().to_string(), &bytes)?);
-    }
-    for (hex, algorithm, flag) in
-        [(&args.sha256, Algorithm::Sha256, "--sha256"), (&args.sha512, Algorithm::Sha512, "--sha512")]
-    {
-        if let Some(hex) = hex {
-            let digest =
-                Digest::from_hex_as(algorithm, hex.trim()).map_err(|e| Error::usage(format!("{flag} {hex}: {e}")))?;
-            expectations.add_digest(digest, flag);
-        }
-    }
-    Ok(Some(expectations))
+    super::verify::local_expectations(args).map(Some)
 }
 
 /// Reads a signature, certificate, key, bundle or trusted root: unreadable is an I/O

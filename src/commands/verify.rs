@@ -22,22 +22,7 @@ pub fn run(args: VerifyArgs, format: Format) -> Result<ExitStatus, Error> {
     if args.bundle.is_some() || args.signature.is_some() {
         return super::signed::run(args, format);
     }
-    let platform = Platform::from_flags(args.source.os.as_deref(), args.source.arch.as_deref())?;
-    let mut expectations = Expectations::new(&platform.os, &platform.arch);
-    for path in &args.checksums {
-        let bytes = read_capped(path, checksums::MAX_FILE_LEN)?;
-        let file = checksums::parse(&path.display().to_string(), &bytes)?;
-        expectations.add_checksum_file(&file);
-    }
-    for (hex, algorithm, flag) in
-        [(&args.sha256, Algorithm::Sha256, "--sha256"), (&args.sha512, Algorithm::Sha512, "--sha512")]
-    {
-        if let Some(hex) = hex {
-            let digest =
-                Digest::from_hex_as(algorithm, hex.trim()).map_err(|e| Error::usage(format!("{flag} {hex}: {e}")))?;
-            expectations.add_digest(digest, flag);
-        }
-    }
+    let mut expectations = local_expectations(&args)?;
     if let Some(path) = &args.lock {
         let lock = Lock::load(path)?;
         let platform = args.source.os.is_some() || args.source.arch.is_some();
@@ -65,6 +50,27 @@ pub fn run(args: VerifyArgs, format: Format) -> Result<ExitStatus, Error> {
         ));
     }
     verify_paths(&args.paths, &expectations, args.all_digests, format)
+}
+
+/// The expected digests given on the command line: `--checksums` files, `--sha256`,
+/// `--sha512`; empty when none is given. The platform narrows ambiguous names.
+pub(super) fn local_expectations(args: &VerifyArgs) -> Result<Expectations, Error> {
+    let platform = Platform::from_flags(args.source.os.as_deref(), args.source.arch.as_deref())?;
+    let mut expectations = Expectations::new(&platform.os, &platform.arch);
+    for path in &args.checksums {
+        let bytes = read_capped(path, checksums::MAX_FILE_LEN)?;
+        expectations.add_checksum_file(&checksums::parse(&path.display().to_string(), &bytes)?);
+    }
+    for (hex, algorithm, flag) in
+        [(&args.sha256, Algorithm::Sha256, "--sha256"), (&args.sha512, Algorithm::Sha512, "--sha512")]
+    {
+        if let Some(hex) = hex {
+            let digest =
+                Digest::from_hex_as(algorithm, hex.trim()).map_err(|e| Error::usage(format!("{flag} {hex}: {e}")))?;
+            expectations.add_digest(digest, flag);
+        }
+    }
+    Ok(expectations)
 }
 
 /// Verifies, offline, every transparency-log bundle the lock kept, and lets its evidence

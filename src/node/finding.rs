@@ -98,7 +98,7 @@ pub struct Finding {
     pub component: Option<String>,
     pub version: Option<String>,
     pub platform: Option<String>,
-    #[serde(serialize_with = "digests_json")]
+    #[serde(serialize_with = "crate::report::digests_json")]
     pub digests: Digests,
     pub evidence: NodeEvidence,
     pub message: String,
@@ -109,17 +109,6 @@ pub struct Finding {
     /// Extra lines for the text report.
     #[serde(skip)]
     pub details: Vec<String>,
-}
-
-fn digests_json<S: serde::Serializer>(d: &Digests, s: S) -> Result<S::Ok, S::Error> {
-    #[derive(Serialize)]
-    struct Hex {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        sha256: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        sha512: Option<String>,
-    }
-    Hex { sha256: d.sha256.map(|d| d.to_hex()), sha512: d.sha512.map(|d| d.to_hex()) }.serialize(s)
 }
 
 impl Finding {
