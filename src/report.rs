@@ -303,7 +303,7 @@ impl Reporter {
             let mut parts = vec![format!("{verified} {what}")];
             for (status, word) in [
                 (Status::Fail, "failed"),
-                (Status::Error, "errors"),
+                (Status::Error, "could not be checked"),
                 (Status::Missing, "missing"),
                 (Status::Unlisted, "unlisted"),
             ] {
