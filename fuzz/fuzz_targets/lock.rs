@@ -9,6 +9,7 @@ use std::path::Path;
 
 use kverify::catalog::Version;
 use kverify::lock::Lock;
+use kverify::platform::Platform;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -23,6 +24,12 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(expected.len(), pins, "every pinned digest is an expectation");
     for pin in &lock.artifacts {
         let version = Version::parse(&pin.version).expect("checked by parse");
-        assert!(lock.find(&pin.component, &version, None).is_some());
+        let platform = Platform::parse(&pin.platform).expect("checked by parse");
+        assert!(lock.find(&pin.component, &version, None).is_some(), "{} {version} has its pin", pin.component);
+        assert!(
+            lock.find(&pin.component, &version, Some(&platform)).is_some(),
+            "{} {version} {platform}",
+            pin.component
+        );
     }
 });
