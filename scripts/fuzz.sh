@@ -14,6 +14,9 @@ cd "$(dirname "$0")/.."
 seconds=${1:-600}
 shift || true
 export RUSTC_BOOTSTRAP=1
+# cargo fuzz keeps its own target dir under fuzz/; a CARGO_TARGET_DIR meant for the main
+# build would force a second full build.
+unset CARGO_TARGET_DIR
 # Release with overflow checks and debug assertions, no sanitizer: kverify forbids
 # unsafe code, so ASan would only slow the search; panics and aborts are the findings.
 build_flags=(-O -a -s none)
