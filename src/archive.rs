@@ -169,6 +169,136 @@ mod tests {
         }
     }
 
+    use crate::expect::Expected;
+
+    /// An archive staged in `dir` and verified against its own digest, as fetch does.
+    fn verified_archive(dir: &Path, tar_gz: &[u8]) -> Verified {
+        let mut staged = Staged::new_in(dir, "a.tar.gz").unwrap();
+        staged.file_mut().write_all(tar_gz).unwrap();
+        let mut hasher = MultiHasher::new(AlgorithmSet::BOTH, None);
+        hasher.update(tar_gz);
+        let digests = hasher.finish();
+        let expected = Expected {
+            name: None,
+            sidecar_of: None,
+            digest: digests.sha256.unwrap(),
+            origin: "test".into(),
+            label: None,
+            signed_by: None,
+            pinned_in: None,
+        };
+        let none = SignatureCheck::NotRequired("test".into());
+        Verified::check(staged, digests, &[&expected], none).map_err(|r| format!("{r:?}")).unwrap()
+    }
+
+    enum Entry<'a> {
+        File(&'a str, &'a [u8]),
+        /// A header only, claiming `u64` bytes (no data follows).
+        Claims(&'a str, u64),
+        Special(&'a str, tar::EntryType, &'a str),
+    }
+
+    fn tar_gz(entries: &[Entry<'_>]) -> Vec<u8> {
+        let mut raw = Vec::new();
+        {
+            let mut b = tar::Builder::new(&mut raw);
+            for e in entries {
+                let mut h = tar::Header::new_gnu();
+                h.set_mode(0o755);
+                // Names go into the header as bytes: `tar` itself refuses `..` and `/x`.
+                let path = match e {
+                    Entry::File(p, _) | Entry::Claims(p, _) | Entry::Special(p, ..) => p,
+                };
+                h.as_gnu_mut().unwrap().name[..path.len()].copy_from_slice(path.as_bytes());
+                match e {
+                    Entry::File(_, data) => {
+                        h.set_size(data.len() as u64);
+                        h.set_entry_type(tar::EntryType::Regular);
+                        h.set_cksum();
+                        b.append(&h, *data).unwrap();
+                    }
+                    Entry::Claims(_, size) => {
+                        // Written by hand: `tar` would want the data.
+                        h.set_size(*size);
+                        h.set_entry_type(tar::EntryType::Regular);
+                        h.set_cksum();
+                        b.get_mut().extend_from_slice(h.as_bytes());
+                    }
+                    Entry::Special(_, kind, link) => {
+                        h.set_size(0);
+                        h.set_entry_type(*kind);
+                        if !link.is_empty() {
+                            h.set_link_name(link).unwrap();
+                        }
+                        h.set_cksum();
+                        b.append(&h, std::io::empty()).unwrap();
+                    }
+                }
+            }
+            b.finish().unwrap();
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&raw).unwrap();
+        gz.finish().unwrap()
+    }
+
+    fn files_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn hostile_archives_are_refused_whole_and_leave_nothing_behind() {
+        let ok: &[u8] = b"\x7fELF containerd";
+        let cases: Vec<(&str, Vec<Entry<'_>>, &str)> = vec![
+            ("dot-dot", vec![Entry::File("bin/containerd", ok), Entry::File("bin/../../ctr", b"x")], "`..`"),
+            ("absolute", vec![Entry::File("bin/containerd", ok), Entry::File("/bin/ctr", b"x")], "absolute"),
+            ("symlink", vec![Entry::Special("bin/ctr", tar::EntryType::Symlink, "/etc/shadow")], "a link"),
+            (
+                "hard link",
+                vec![Entry::File("bin/a", ok), Entry::Special("bin/b", tar::EntryType::Link, "bin/a")],
+                "a link",
+            ),
+            ("device", vec![Entry::Special("bin/null", tar::EntryType::Char, "")], "a device"),
+            ("fifo", vec![Entry::Special("bin/fifo", tar::EntryType::Fifo, "")], "fifo"),
+            ("two of one name", vec![Entry::File("bin/ctr", ok), Entry::File("./bin/ctr", b"x")], "a second file"),
+            ("oversized", vec![Entry::File("bin/containerd", ok), Entry::Claims("bin/ctr", MAX_ENTRY_SIZE + 1)], "cap"),
+        ];
+        let layout = Extract::Directory("bin/".into());
+        for (what, entries, why) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let archive = verified_archive(dir.path(), &tar_gz(&entries));
+            let err = match extract(&archive, "a.tar.gz", &layout, dir.path()) {
+                Ok(got) => panic!("{what}: extracted {:?}", got.iter().map(|e| &e.name).collect::<Vec<_>>()),
+                Err(e) => e.to_string(),
+            };
+            assert!(err.contains("hostile entry") && err.contains(why), "{what}: {err}");
+            drop(archive);
+            assert_eq!(files_in(dir.path()), Vec::<String>::new(), "{what}: left behind");
+        }
+    }
+
+    #[test]
+    fn only_the_named_binaries_come_out_of_an_archive() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = [
+            Entry::File("etcd-v3.5.12-linux-amd64/etcd", b"etcd"),
+            Entry::File("etcd-v3.5.12-linux-amd64/etcdctl", b"etcdctl"),
+            Entry::File("etcd-v3.5.12-linux-amd64/README.md", b"# readme"),
+            Entry::File("etcd-v3.5.12-linux-amd64/Documentation/etcd", b"not this one"),
+        ];
+        let archive = verified_archive(dir.path(), &tar_gz(&entries));
+        let layout = Extract::Binaries(vec!["etcd-v3.5.12-linux-amd64/etcd".into()]);
+        let got = extract(&archive, "etcd.tar.gz", &layout, dir.path()).unwrap();
+        assert_eq!(got.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["etcd"]);
+        assert_eq!(std::fs::read(got[0].verified.path()).unwrap(), b"etcd");
+        let missing = Extract::Binaries(vec!["etcd-v3.5.12-linux-amd64/etcdutl".into()]);
+        let err = extract(&archive, "etcd.tar.gz", &missing, dir.path()).err().unwrap();
+        assert!(matches!(err, ArchiveError::Missing { .. }), "{err}");
+    }
+
     #[test]
     fn wanted_by_layout() {
         let dir = Extract::Directory("bin/".into());

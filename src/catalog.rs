@@ -327,17 +327,20 @@ impl Catalog {
         for path in extra {
             let text =
                 fs_err::read_to_string(path).map_err(|source| CatalogError::Read { path: path.clone(), source })?;
-            texts.push(text.clone());
-            let added = parse_file(&path.display().to_string(), &text)?;
-            let replaced: Vec<String> = added.iter().flat_map(|(_, s)| s.names.clone()).collect();
-            for (_, spec) in specs.iter_mut() {
-                spec.names.retain(|n| !replaced.contains(n));
-            }
-            specs.retain(|(_, s)| !s.names.is_empty());
-            specs.extend(added);
+            add_file(&mut specs, &mut texts, &path.display().to_string(), text)?;
         }
         let fingerprint = crate::lock::catalog_fingerprint(&texts.iter().map(String::as_str).collect::<Vec<_>>());
         Ok(Catalog { specs, fingerprint })
+    }
+
+    /// The built-in catalog with one extra catalog file already in memory, named `file`
+    /// in errors: what `--catalog` does after reading the file (the fuzz target's entry).
+    pub fn load_with_text(file: &str, text: &str) -> Result<Catalog, CatalogError> {
+        let mut catalog = Catalog::load(&[])?;
+        let mut texts: Vec<String> = BUILT_IN.iter().map(|(_, t)| t.to_string()).collect();
+        add_file(&mut catalog.specs, &mut texts, file, text.to_string())?;
+        catalog.fingerprint = crate::lock::catalog_fingerprint(&texts.iter().map(String::as_str).collect::<Vec<_>>());
+        Ok(catalog)
     }
 
     /// A short digest of the catalog files in use, recorded in locks.
@@ -451,6 +454,25 @@ impl Catalog {
             url,
         })
     }
+}
+
+/// Parses one extra catalog file and lets its components replace built-in ones of the
+/// same name.
+fn add_file(
+    specs: &mut Vec<(String, ComponentSpec)>,
+    texts: &mut Vec<String>,
+    file: &str,
+    text: String,
+) -> Result<(), CatalogError> {
+    let added = parse_file(file, &text)?;
+    texts.push(text);
+    let replaced: Vec<String> = added.iter().flat_map(|(_, s)| s.names.clone()).collect();
+    for (_, spec) in specs.iter_mut() {
+        spec.names.retain(|n| !replaced.contains(n));
+    }
+    specs.retain(|(_, s)| !s.names.is_empty());
+    specs.extend(added);
+    Ok(())
 }
 
 fn expand(template: &str, name: &str, version: &Version, platform: &Platform, url: &str) -> String {

@@ -146,6 +146,16 @@ impl Verified {
         Verified { staged, digests, signature }
     }
 
+    /// Fuzzing only (`cargo fuzz` builds with `--cfg fuzzing`): wraps bytes that were
+    /// never verified, so the archive walker can be fed hostile archives. Normal builds
+    /// do not have it: only [`Verified::check`] makes a `Verified`.
+    #[cfg(fuzzing)]
+    #[doc(hidden)]
+    pub fn unverified_for_fuzzing(staged: Staged) -> Verified {
+        let digests = Digests { sha256: None, sha512: None };
+        Verified { staged, digests, signature: SignatureCheck::NotRequired("fuzzing".into()) }
+    }
+
     pub fn path(&self) -> &Path {
         self.staged.path()
     }

@@ -208,12 +208,14 @@ impl Lock {
     }
 
     /// The pin of a component at a version; on `platform` when given, else any.
+    /// Versions and platforms compare as parsed, as `parse` checked them: a hand-written
+    /// `1.29.0` or `linux/x86_64` is the pin of `v1.29.0` on `linux/amd64`.
     pub fn find(&self, component: &str, version: &Version, platform: Option<&Platform>) -> Option<&Pin> {
-        let v = version.to_string();
-        let p = platform.map(|p| p.to_string());
-        self.artifacts
-            .iter()
-            .find(|a| a.component == component && a.version == v && p.as_ref().is_none_or(|p| &a.platform == p))
+        self.artifacts.iter().find(|a| {
+            a.component == component
+                && Version::parse(&a.version).is_ok_and(|v| v == *version)
+                && platform.is_none_or(|p| Platform::parse(&a.platform).is_ok_and(|ap| ap == *p))
+        })
     }
 
     /// Every pinned digest as expectations, the archive's binaries included, labelled
@@ -294,6 +296,23 @@ mod tests {
         let mut reversed = lock.clone();
         reversed.artifacts.reverse();
         assert_eq!(reversed.to_text(), text);
+    }
+
+    /// Found by the `lock` fuzz target: a pin that `parse` accepts (version without its
+    /// `v`, an architecture alias) was never found, so `fetch --lock --locked` refused it.
+    #[test]
+    fn find_matches_a_pin_written_without_its_v_or_with_an_arch_alias() {
+        let text = Lock { version: FORMAT, catalog: "x".into(), artifacts: vec![pin()] }.to_text();
+        let hand_written = text.replace("\"v1.29.4\"", "\"1.29.4\"").replace("\"linux/amd64\"", "\"Linux/x86_64\"");
+        assert_ne!(hand_written, text);
+        let lock = Lock::parse(Path::new("kverify.lock"), &hand_written).unwrap();
+        let version = Version::parse("v1.29.4").unwrap();
+        let platform = Platform::parse("linux/amd64").unwrap();
+        assert!(lock.find("kubectl", &version, Some(&platform)).is_some());
+        assert!(lock.find("kubectl", &version, None).is_some());
+        let other = Platform::parse("linux/arm64").unwrap();
+        assert!(lock.find("kubectl", &version, Some(&other)).is_none());
+        assert!(lock.find("kubectl", &Version::parse("1.29.5").unwrap(), None).is_none());
     }
 
     #[test]

@@ -83,10 +83,48 @@ pub fn capture(
     if entries.is_empty() {
         entries = by_uuid(transport, base, &proposed)?;
     }
+    choose(base, entries, &proposed, sha256, &signature, &certificate, policy, root)
+}
+
+/// What [`capture`] does with one answer from Rekor, without the network: `answer` is
+/// the body of `POST /api/v1/log/entries/retrieve` (a list) or of
+/// `GET /api/v1/log/entries/{uuid}` (an object). For the fuzz target and tests.
+#[doc(hidden)]
+pub fn capture_from_answer(
+    answer: &[u8],
+    sha256: &[u8; 32],
+    sig_file: &[u8],
+    cert_file: &[u8],
+    policy: &Policy,
+    root: &TrustRoot,
+) -> Result<Option<Captured>, RekorError> {
+    let signature = signature::decode_signature(sig_file).map_err(|e| RekorError::Pair(Box::new(e)))?;
+    let certificate = signature::decode_certificate(cert_file).map_err(|e| RekorError::Pair(Box::new(e)))?;
+    let proposed = proposed_entry(sha256, signature.as_bytes(), certificate.as_bytes());
+    let url = "answer";
+    let entries = match answer.trim_ascii_start().first() {
+        Some(b'[') => parse_list(url, answer)?,
+        _ => parse_map(url, answer)?,
+    };
+    choose(url, entries, &proposed, sha256, &signature, &certificate, policy, root)
+}
+
+/// The earliest of `entries` that is this pair's entry and verifies, as a bundle.
+#[allow(clippy::too_many_arguments)]
+fn choose(
+    base: &str,
+    mut entries: Vec<LogEntry>,
+    proposed: &str,
+    sha256: &[u8; 32],
+    signature: &sigstore_types::SignatureBytes,
+    certificate: &sigstore_types::DerCertificate,
+    policy: &Policy,
+    root: &TrustRoot,
+) -> Result<Option<Captured>, RekorError> {
     if entries.is_empty() {
         return Ok(None);
     }
-    let wanted: serde_json::Value = serde_json::from_str(&proposed).unwrap_or_default();
+    let wanted: serde_json::Value = serde_json::from_str(proposed).unwrap_or_default();
     entries.sort_by_key(|e| e.integrated_time);
     let mut first_error = None;
     for entry in entries {
@@ -96,7 +134,7 @@ pub fn capture(
             first_error.get_or_insert(RekorError::NotThisPair { uuid });
             continue;
         }
-        let result = to_bundle(&entry, &certificate, &signature, sha256).and_then(|json| {
+        let result = to_bundle(&entry, certificate, signature, sha256).and_then(|json| {
             let evidence = signature::verify_bundle(sha256, json.as_bytes(), policy, root)
                 .map_err(|e| RekorError::Invalid { uuid: uuid.clone(), source: Box::new(e) })?;
             Ok(Captured { bundle_json: json, evidence, uuid: uuid.clone() })
@@ -153,11 +191,7 @@ fn retrieve(transport: &Transport, base: &str, proposed: &str) -> Result<Vec<Log
     let url = format!("{base}/api/v1/log/entries/retrieve");
     let query = format!(r#"{{"entries":[{proposed}]}}"#);
     match transport.post_json(&url, &query, MAX_ANSWER) {
-        Ok(bytes) => {
-            let list: Vec<serde_json::Map<String, serde_json::Value>> =
-                serde_json::from_slice(&bytes).map_err(|e| malformed(&url, e))?;
-            list.into_iter().map(|m| entries_of(&url, m)).collect::<Result<Vec<_>, _>>().map(|v| v.concat())
-        }
+        Ok(bytes) => parse_list(&url, &bytes),
         Err(FetchError::Status { status: 404, .. }) => Ok(Vec::new()),
         Err(source) => Err(RekorError::Unreachable { url, source }),
     }
@@ -167,14 +201,24 @@ fn retrieve(transport: &Transport, base: &str, proposed: &str) -> Result<Vec<Log
 fn by_uuid(transport: &Transport, base: &str, proposed: &str) -> Result<Vec<LogEntry>, RekorError> {
     let url = format!("{base}/api/v1/log/entries/{}", leaf_uuid(proposed));
     match transport.get_small(&url, MAX_ANSWER) {
-        Ok(bytes) => {
-            let map: serde_json::Map<String, serde_json::Value> =
-                serde_json::from_slice(&bytes).map_err(|e| malformed(&url, e))?;
-            entries_of(&url, map)
-        }
+        Ok(bytes) => parse_map(&url, &bytes),
         Err(FetchError::Status { status: 404, .. }) => Ok(Vec::new()),
         Err(source) => Err(RekorError::Unreachable { url, source }),
     }
+}
+
+/// The answer to `retrieve`: a list of `{entryID: entry}` objects.
+fn parse_list(url: &str, bytes: &[u8]) -> Result<Vec<LogEntry>, RekorError> {
+    let list: Vec<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_slice(bytes).map_err(|e| malformed(url, e))?;
+    list.into_iter().map(|m| entries_of(url, m)).collect::<Result<Vec<_>, _>>().map(|v| v.concat())
+}
+
+/// The answer to a get by UUID: one `{entryID: entry}` object.
+fn parse_map(url: &str, bytes: &[u8]) -> Result<Vec<LogEntry>, RekorError> {
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(bytes).map_err(|e| malformed(url, e))?;
+    entries_of(url, map)
 }
 
 /// `{entryID: entry, ...}` → entries with their IDs.
@@ -235,5 +279,34 @@ mod tests {
         let proposed = proposed_entry(&sha256, signature.as_bytes(), certificate.as_bytes());
         assert_eq!(proposed, String::from_utf8(body).unwrap());
         assert!(id.ends_with(&leaf_uuid(&proposed)), "entry ID {id} ends with the UUID computed locally");
+    }
+
+    #[test]
+    fn an_answer_without_the_network_keeps_the_real_entry_and_refuses_each_broken_one() {
+        let dir = std::path::Path::new(VECTORS);
+        let read = |p: &str| std::fs::read(dir.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+        let (sig, cert) = (read("detached-fulcio/a.txt.v0.3.sig"), read("detached-fulcio/a.txt.v0.3.cert"));
+        let sha256: [u8; 32] = sha2::Sha256::digest(read("detached-fulcio/a.txt")).into();
+        let policy = Policy {
+            identity: signature::IdentityMatcher::Exact(
+                "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main".into(),
+            ),
+            issuer: "https://token.actions.githubusercontent.com".into(),
+        };
+        let root = TrustRoot::production().unwrap();
+        let answer = read("rekor-v1/a.txt.v0.3.rekor.json");
+        let captured = capture_from_answer(&answer, &sha256, &sig, &cert, &policy, &root).unwrap().unwrap();
+        assert!(captured.evidence.tlog);
+        let mut list = b"[".to_vec();
+        list.extend_from_slice(&answer);
+        list.push(b']');
+        assert!(capture_from_answer(&list, &sha256, &sig, &cert, &policy, &root).unwrap().is_some());
+        assert!(capture_from_answer(b"{}", &sha256, &sig, &cert, &policy, &root).unwrap().is_none());
+        for entry in std::fs::read_dir(dir.join("rekor-v1/negative")).unwrap() {
+            let path = entry.unwrap().path();
+            let answer = std::fs::read(&path).unwrap();
+            let result = capture_from_answer(&answer, &sha256, &sig, &cert, &policy, &root);
+            assert!(!matches!(result, Ok(Some(_))), "{} was kept", path.display());
+        }
     }
 }
