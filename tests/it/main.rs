@@ -7,6 +7,7 @@ mod lock;
 mod manifests;
 mod node;
 mod rekor;
+mod rekor_k8s;
 mod signatures;
 mod signed_fetch;
 mod support;

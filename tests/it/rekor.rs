@@ -16,7 +16,7 @@ const ISSUER: &str = "https://token.actions.githubusercontent.com";
 
 /// What the fake Rekor answers to a search.
 #[derive(Clone)]
-enum Answer {
+pub(crate) enum Answer {
     /// These `{entryID: entry}` objects, for both the search and the lookup by UUID.
     Entries(Vec<serde_json::Value>),
     /// An empty search result and 404 for the lookup.
@@ -25,13 +25,14 @@ enum Answer {
     Html(u16),
 }
 
-struct FakeRekor {
-    url: String,
-    requests: Arc<AtomicUsize>,
+/// A Rekor v1 on loopback (also serves the generated log of `rekor_k8s`).
+pub(crate) struct FakeRekor {
+    pub(crate) url: String,
+    pub(crate) requests: Arc<AtomicUsize>,
 }
 
 impl FakeRekor {
-    fn start(answer: Answer) -> FakeRekor {
+    pub(crate) fn start(answer: Answer) -> FakeRekor {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(AtomicUsize::new(0));

@@ -2,8 +2,12 @@
 //! fresh for each test, and leaves shaped like the certificates Kubernetes publishes.
 //!
 //! API (for signature and fetch tests alike):
-//! - [`TestSigstore::new()`]: root → intermediate CA (valid 2020–2040) and a CT log
-//!   key; the trusted root lists both as valid from 2023-01-01.
+//! - [`TestSigstore::new()`]: root → intermediate CA (valid 2020–2040), a CT log key
+//!   and a Rekor log key; the trusted root lists the CA and CT log as valid from
+//!   2023-01-01, the Rekor key for 2023-01-01 to 2025-01-01 (a rotated-out log key,
+//!   still good for entries integrated while it was current).
+//! - [`TestSigstore::rekor_key()`]: that Rekor key, to sign SETs and checkpoints (see
+//!   `support::rekor_log`); [`TestSigstore::set_rekor_validity`] moves its window.
 //! - [`TestSigstore::trusted_root_json()`] / [`TestSigstore::write_trusted_root(path)`]:
 //!   a `trusted_root.json` to pass as `--trusted-root`.
 //! - [`TestSigstore::sign(artifact, &Leaf)`] → [`Pair`]: the `.sig` (base64 of a DER
@@ -115,6 +119,9 @@ pub struct TestSigstore {
     intermediate_params: CertificateParams,
     intermediate_key: KeyPair,
     ct_key: KeyPair,
+    rekor_key: KeyPair,
+    /// The Rekor key's `validFor` in the trusted root: start, and an optional end.
+    rekor_valid_for: (String, Option<String>),
 }
 
 fn key() -> KeyPair {
@@ -177,16 +184,42 @@ impl TestSigstore {
             intermediate_params,
             intermediate_key,
             ct_key: key(),
+            rekor_key: key(),
+            rekor_valid_for: ("2023-01-01T00:00:00Z".into(), Some("2025-01-01T00:00:00Z".into())),
         }
     }
 
+    /// The transparency log's signing key (SETs and checkpoints).
+    pub fn rekor_key(&self) -> &KeyPair {
+        &self.rekor_key
+    }
+
+    /// The Rekor key's validity window in the trusted root (RFC 3339 times).
+    pub fn set_rekor_validity(&mut self, start: &str, end: Option<&str>) {
+        self.rekor_valid_for = (start.into(), end.map(Into::into));
+    }
+
     /// A Sigstore `trusted_root.json` holding this CA chain and CT log, valid from
-    /// 2023-01-01; no Rekor, no timestamp authority (detached pairs need neither).
+    /// 2023-01-01, and the Rekor log key in its window; no timestamp authority.
     pub fn trusted_root_json(&self) -> String {
         let ct_spki = self.ct_key.subject_public_key_info();
+        let rekor_spki = self.rekor_key.subject_public_key_info();
+        let mut rekor_valid_for = serde_json::json!({"start": self.rekor_valid_for.0});
+        if let Some(end) = &self.rekor_valid_for.1 {
+            rekor_valid_for["end"] = end.as_str().into();
+        }
         serde_json::json!({
             "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-            "tlogs": [],
+            "tlogs": [{
+                "baseUrl": "https://rekor.invalid",
+                "hashAlgorithm": "SHA2_256",
+                "publicKey": {
+                    "rawBytes": b64(&rekor_spki),
+                    "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                    "validFor": rekor_valid_for,
+                },
+                "logId": {"keyId": b64(&Sha256::digest(&rekor_spki))},
+            }],
             "certificateAuthorities": [{
                 "subject": {"organization": "kverify-test", "commonName": "kverify-test-intermediate"},
                 "uri": "https://fulcio.invalid",
