@@ -115,9 +115,15 @@ bench_sample() {
         }' >>"$BENCH_SAMPLES/$key.times"
 }
 
-# The best (fastest) sample of KEY among those other processes left alone (under 5% of
-# the CPU), or the best of all when none was: "SECONDS OTHER%".
+# The best (fastest) sample of KEY in seconds, whatever else ran.
 bench_best() {
+    sort -g "$BENCH_SAMPLES/$1.times" | head -n1 | cut -d' ' -f1
+}
+
+# The best sample of KEY among those other processes left alone (they used under 5% of
+# the CPU), or the best of all when none was, as "SECONDS OTHER%". For commands whose
+# helpers (a local server) are not our children, the share counts those helpers too.
+bench_best_clean() {
     sort -g "$BENCH_SAMPLES/$1.times" | awk '$2 < 5 { print; found = 1; exit } NR == 1 { first = $0 } END { if (!found) print first }'
 }
 

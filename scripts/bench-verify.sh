@@ -150,8 +150,8 @@ rss_one256=$(bench_peak_rss_kib "$kverify" verify zz-large.bin --sha256 "$sha256
 rss_both=$(bench_peak_rss_kib "$kverify" verify zz-large.bin --checksums ../BOTHSUMS --all-digests)
 rss_dir=$(bench_peak_rss_kib "$kverify" verify . --checksums ../SHA512SUMS)
 
-best() { bench_best "$1" | cut -d' ' -f1; }
-others() { bench_best "$1" | cut -d' ' -f2; }
+best() { bench_best_clean "$1" | cut -d' ' -f1; }
+others() { bench_best_clean "$1" | cut -d' ' -f2; }
 # ratio BASELINE KVERIFY: how many times faster kverify is, from the best runs.
 ratio() { awk -v b="$(best "$1")" -v k="$(best "$2")" 'BEGIN { printf "%.2f", b / k }'; }
 met() { awk -v r="$1" -v t="$2" 'BEGIN { print (r >= t) ? "met" : "NOT met" }'; }

@@ -86,7 +86,7 @@ pub enum Command {
 }
 
 /// Flags of every command that downloads or chooses a platform.
-#[derive(Debug, Args, Clone, Default)]
+#[derive(Debug, Args, Clone)]
 pub struct SourceArgs {
     /// Operating system of the artifacts (default: this host's).
     #[arg(long, value_name = "OS")]
@@ -102,6 +102,11 @@ pub struct SourceArgs {
     /// base). Repeatable; KVERIFY_MIRROR takes a comma-separated list.
     #[arg(long, value_name = "UPSTREAM=BASE", env = "KVERIFY_MIRROR", value_delimiter = ',')]
     pub mirror: Vec<String>,
+
+    /// Seconds to wait for a connection or for the next bytes of a download before
+    /// giving up (then retried twice, with backoff).
+    #[arg(long, value_name = "SECS", env = "KVERIFY_TIMEOUT", default_value_t = 30)]
+    pub timeout: u64,
 
     /// Extra trusted CA certificate (PEM) for TLS to private mirrors.
     #[arg(long, value_name = "FILE")]
@@ -229,8 +234,8 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub struct LockArgs {
-    /// Artifacts to pin, as COMPONENT@VERSION.
-    #[arg(required = true, value_name = "C@V")]
+    /// Artifacts to pin, as COMPONENT@VERSION (none with --check).
+    #[arg(value_name = "C@V", required_unless_present = "check")]
     pub targets: Vec<String>,
 
     /// Platforms to pin, as OS/ARCH (repeatable; default: --os/--arch or this host).

@@ -28,6 +28,8 @@ pub struct Expected {
     pub label: Option<Label>,
     /// The signature evidence that vouches for this digest, if any.
     pub signed_by: Option<crate::report::SignatureEvidence>,
+    /// The lock file this digest is pinned in, if it comes from one.
+    pub pinned_in: Option<String>,
 }
 
 /// A name that several entries with different digests fit, even after narrowing by
@@ -45,11 +47,14 @@ pub struct Expectations {
     pub entries: Vec<Expected>,
     pub os: String,
     pub arch: String,
+    /// Entries are alternatives (a lock pinning several versions of one binary): a file
+    /// verifies when it matches every digest of any one label.
+    pub any_of: bool,
 }
 
 impl Expectations {
     pub fn new(os: &str, arch: &str) -> Expectations {
-        Expectations { entries: Vec::new(), os: os.into(), arch: arch.into() }
+        Expectations { entries: Vec::new(), os: os.into(), arch: arch.into(), any_of: false }
     }
 
     pub fn add_checksum_file(&mut self, file: &ChecksumFile) {
@@ -62,6 +67,7 @@ impl Expectations {
                 origin: format!("{}:{}", file.source, entry.line),
                 label: None,
                 signed_by: None,
+                pinned_in: None,
             });
         }
     }
@@ -74,11 +80,17 @@ impl Expectations {
             origin: origin.into(),
             label: None,
             signed_by: None,
+            pinned_in: None,
         });
     }
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// `linux/amd64`: the platform that narrows ambiguous names.
+    pub fn platform(&self) -> String {
+        format!("{}/{}", self.os, self.arch)
     }
 
     /// The entries that apply to a file at `rel` (its path relative to the directory
@@ -111,7 +123,7 @@ impl Expectations {
             }
         }
         let mut named = if exact.is_empty() { longer } else { exact };
-        if disagree(&named) {
+        if disagree(&named) && !self.any_of {
             let platform = format!("/{}/{}/", self.os, self.arch);
             let narrowed: Vec<&Expected> = named
                 .iter()
@@ -191,6 +203,7 @@ mod tests {
                 origin: format!("SUMS:{}", i + 1),
                 label: None,
                 signed_by: None,
+                pinned_in: None,
             });
         }
         x

@@ -3,14 +3,25 @@
 //! `main` parses the command line and calls [`run`]; each subcommand lives in
 //! [`commands`] and orchestrates the capabilities below it.
 
+pub mod archive;
+pub mod catalog;
 pub mod checksums;
 pub mod cli;
 pub mod commands;
 pub mod digest;
 pub mod expect;
+pub mod fetch;
+pub mod install;
+pub mod lock;
 pub mod logging;
+pub mod node;
 pub mod platform;
+pub mod progress;
+pub mod rekor;
+pub mod release;
 pub mod report;
+pub mod sbom;
+pub mod signature;
 
 use std::error::Error as _;
 
@@ -28,6 +39,26 @@ pub enum Error {
     /// A checksum file is malformed or unacceptable.
     #[error(transparent)]
     Checksums(#[from] checksums::ChecksumError),
+    #[error(transparent)]
+    Catalog(#[from] catalog::CatalogError),
+    #[error(transparent)]
+    Fetch(#[from] fetch::FetchError),
+    #[error(transparent)]
+    Install(#[from] install::InstallError),
+    #[error(transparent)]
+    Archive(#[from] archive::ArchiveError),
+    #[error(transparent)]
+    Release(#[from] release::ReleaseError),
+    /// A signature, its certificate, a bundle or the trusted root did not verify or
+    /// could not be read.
+    #[error(transparent)]
+    Signature(#[from] signature::SignatureError),
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
+    #[error(transparent)]
+    Sbom(#[from] sbom::SbomError),
+    #[error(transparent)]
+    Rekor(#[from] rekor::RekorError),
 }
 
 impl Error {
@@ -42,9 +73,43 @@ impl Error {
     pub fn exit_status(&self) -> ExitStatus {
         match self {
             Error::Usage { .. } => ExitStatus::Usage,
-            Error::Io(_) => ExitStatus::Io,
-            Error::Checksums(_) => ExitStatus::Failed,
+            Error::Io(_) | Error::Install(_) => ExitStatus::Io,
+            Error::Signature(signature::SignatureError::TrustRootUnreadable { .. }) => ExitStatus::Io,
+            Error::Checksums(_) | Error::Signature(_) => ExitStatus::Failed,
+            Error::Lock(lock::LockError::Read { .. } | lock::LockError::Write { .. }) => ExitStatus::Io,
+            Error::Lock(_) | Error::Sbom(_) => ExitStatus::Failed,
+            Error::Rekor(e) if e.is_network() => ExitStatus::Io,
+            Error::Rekor(_) => ExitStatus::Failed,
+            Error::Catalog(catalog::CatalogError::Read { .. }) => ExitStatus::Io,
+            Error::Catalog(_) => ExitStatus::Usage,
+            Error::Fetch(e) if e.is_usage() => ExitStatus::Usage,
+            Error::Fetch(e) if e.is_verification_failure() => ExitStatus::Failed,
+            Error::Fetch(_) => ExitStatus::Io,
+            Error::Archive(archive::ArchiveError::Install(_)) => ExitStatus::Io,
+            Error::Archive(_) => ExitStatus::Failed,
+            Error::Release(release::ReleaseError::ChecksumMissing { source, .. })
+            | Error::Release(release::ReleaseError::SignatureMissing { source, .. })
+                if !source.is_verification_failure() =>
+            {
+                ExitStatus::Io
+            }
+            Error::Release(_) => ExitStatus::Failed,
         }
+    }
+
+    /// The message with its causes, on one line, for a report line.
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = self.source();
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            if !text.ends_with(&cause_text) {
+                text.push_str(": ");
+                text.push_str(&cause_text);
+            }
+            source = cause.source();
+        }
+        text
     }
 
     /// The next step, where one exists.
@@ -54,6 +119,14 @@ impl Error {
             Error::Checksums(checksums::ChecksumError::WeakOnly { .. }) => {
                 Some("use the SHA-256 or SHA-512 checksum file the upstream publishes".into())
             }
+            Error::Catalog(e) => e.hint(),
+            Error::Install(install::InstallError::DestinationIsSymlink { .. }) => {
+                Some("remove the link, or give --dest the directory it points into".into())
+            }
+            Error::Fetch(fetch::FetchError::Downgrade { .. }) => {
+                Some("a mirror or proxy redirected to plain http; fix it or use an https mirror".into())
+            }
+            _ if self.exit_status() == ExitStatus::Io => Some("this may be temporary: retry later".into()),
             _ => None,
         }
     }
@@ -62,11 +135,8 @@ impl Error {
 /// Prints an error as `error: …`, its causes as `  caused by: …`, then `hint: …`.
 pub fn print_error(err: &Error) {
     eprintln!("error: {err}");
+    // `transparent` variants show their inner error and forward its causes.
     let mut source = err.source();
-    // `transparent` variants share their source's text; skip the repeat.
-    if matches!(err, Error::Io(_) | Error::Checksums(_)) {
-        source = source.and_then(|s| s.source());
-    }
     while let Some(cause) = source {
         eprintln!("  caused by: {cause}");
         source = cause.source();

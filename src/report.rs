@@ -79,8 +79,8 @@ pub struct SignatureEvidence {
     pub tlog: bool,
     /// RFC 3339 time of signing, from the transparency log or a timestamp.
     pub signed_at: Option<String>,
-    /// For text reports: what was not checked and why (`tlog: not checked (no bundle)`).
-    #[serde(skip)]
+    /// What was not checked and why (`tlog: not checked (no bundle)`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }
 
@@ -127,7 +127,8 @@ pub struct Outcome {
     pub details: Vec<String>,
 }
 
-fn digests_json<S: serde::Serializer>(d: &Digests, s: S) -> Result<S::Ok, S::Error> {
+/// `{"sha256": hex, "sha512": hex}`, each only when computed.
+pub fn digests_json<S: serde::Serializer>(d: &Digests, s: S) -> Result<S::Ok, S::Error> {
     #[derive(Serialize)]
     struct Hex {
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -291,17 +292,18 @@ impl Reporter {
         self.status = self.status.and(status);
     }
 
-    /// Prints the summary line (text only) and returns the exit status.
-    pub fn finish(mut self, noun: &str) -> ExitStatus {
+    /// Prints the summary line (text only), `what` saying what the verified count is
+    /// (`files verified`), and returns the exit status.
+    pub fn finish(mut self, what: &str) -> ExitStatus {
         let verified = self.count(Status::Ok);
         if verified == 0 && self.status == ExitStatus::Ok {
             self.status = ExitStatus::Failed;
         }
         if self.format == Format::Text {
-            let mut parts = vec![format!("{verified} {noun} verified")];
+            let mut parts = vec![format!("{verified} {what}")];
             for (status, word) in [
                 (Status::Fail, "failed"),
-                (Status::Error, "errors"),
+                (Status::Error, "could not be checked"),
                 (Status::Missing, "missing"),
                 (Status::Unlisted, "unlisted"),
             ] {

@@ -1,23 +1,65 @@
 //! `kverify verify`: files on disk against checksum files, digests, releases or locks.
 
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use crate::catalog::VersionRequest;
 use crate::checksums;
 use crate::cli::VerifyArgs;
 use crate::digest::{hash_files, Algorithm, AlgorithmSet, Digest, Digests};
 use crate::expect::{to_compare, Expectations, Expected};
+use crate::install::SignatureCheck;
+use crate::lock::Lock;
 use crate::platform::Platform;
+use crate::release;
 use crate::report::{ExitStatus, Format, Mismatch, Outcome, Reporter, Status};
 use crate::Error;
 
+use super::{parse_targets, trust_options, Session};
+
 pub fn run(args: VerifyArgs, format: Format) -> Result<ExitStatus, Error> {
+    if args.bundle.is_some() || args.signature.is_some() {
+        return super::signed::run(args, format);
+    }
+    let mut expectations = local_expectations(&args)?;
+    if let Some(path) = &args.lock {
+        let lock = Lock::load(path)?;
+        let platform = args.source.os.is_some() || args.source.arch.is_some();
+        let wanted = platform.then(|| expectations.platform());
+        let mut pinned = lock.expectations(path);
+        reverify_bundles(&lock, &mut pinned, &trust_options(&args.source.signature))?;
+        expectations.entries.extend(
+            pinned
+                .into_iter()
+                .filter(|e| wanted.as_ref().is_none_or(|p| e.label.as_ref().is_some_and(|l| &l.platform == p))),
+        );
+        expectations.any_of = true;
+        if expectations.is_empty() {
+            return Err(Error::usage(format!("{} pins nothing for {}", path.display(), wanted.unwrap_or_default())));
+        }
+    }
+    if !args.release.is_empty() {
+        let session = Session::new(&args.source)?;
+        add_release(&session, &args.release, &args.paths, &mut expectations)?;
+    }
+    if expectations.is_empty() {
+        return Err(Error::usage_hint(
+            "nothing to verify against",
+            "give --checksums FILE, --sha256 HEX, --sha512 HEX, --release C@V or --lock FILE",
+        ));
+    }
+    verify_paths(&args.paths, &expectations, args.all_digests, format)
+}
+
+/// The expected digests given on the command line: `--checksums` files, `--sha256`,
+/// `--sha512`; empty when none is given. The platform narrows ambiguous names.
+pub(super) fn local_expectations(args: &VerifyArgs) -> Result<Expectations, Error> {
     let platform = Platform::from_flags(args.source.os.as_deref(), args.source.arch.as_deref())?;
     let mut expectations = Expectations::new(&platform.os, &platform.arch);
     for path in &args.checksums {
         let bytes = read_capped(path, checksums::MAX_FILE_LEN)?;
-        let file = checksums::parse(&path.display().to_string(), &bytes)?;
-        expectations.add_checksum_file(&file);
+        expectations.add_checksum_file(&checksums::parse(&path.display().to_string(), &bytes)?);
     }
     for (hex, algorithm, flag) in
         [(&args.sha256, Algorithm::Sha256, "--sha256"), (&args.sha512, Algorithm::Sha512, "--sha512")]
@@ -28,13 +70,155 @@ pub fn run(args: VerifyArgs, format: Format) -> Result<ExitStatus, Error> {
             expectations.add_digest(digest, flag);
         }
     }
-    if expectations.is_empty() {
-        return Err(Error::usage_hint(
-            "nothing to verify against",
-            "give --checksums FILE, --sha256 HEX, --sha512 HEX, --release C@V or --lock FILE",
-        ));
+    Ok(expectations)
+}
+
+/// Verifies, offline, every transparency-log bundle the lock kept, and lets its evidence
+/// vouch for the pin's digests.
+fn reverify_bundles(lock: &Lock, pinned: &mut [Expected], trust: &release::TrustOptions) -> Result<(), Error> {
+    let root = std::sync::OnceLock::new();
+    for pin in &lock.artifacts {
+        let Some(signature) = pin.signature.as_ref().filter(|s| s.bundle.is_some()) else { continue };
+        let Ok(Digest::Sha256(sha256)) = Digest::from_hex_as(Algorithm::Sha256, &pin.sha256) else { continue };
+        let what = format!("{} {} {}", pin.component, pin.version, pin.platform);
+        let evidence = release::pinned_evidence(signature, &sha256, &what, trust, || {
+            if root.get().is_none() {
+                let loaded = release::trust_root(trust)?;
+                let _ = root.set(loaded);
+            }
+            root.get().ok_or_else(|| Error::usage("trusted root not loaded"))
+        })?;
+        for e in pinned.iter_mut() {
+            let same = e.label.as_ref().is_some_and(|l| {
+                l.component == pin.component && l.version == pin.version && l.platform == pin.platform
+            });
+            if same && e.name.as_deref() == Some(pin.file.as_str()) {
+                e.signed_by = Some(evidence.clone());
+            }
+        }
     }
-    verify_paths(&args.paths, &expectations, args.all_digests, format)
+    Ok(())
+}
+
+/// Adds the published checksums of each `--release` target (`C@V`, or a bare version
+/// whose components are the names of the files given). Published signatures are
+/// verified over the published SHA-256: a file that matches that digest is then covered
+/// by the signature without a second look at its bytes.
+pub(super) fn add_release(
+    session: &Session,
+    releases: &[String],
+    paths: &[PathBuf],
+    expectations: &mut Expectations,
+) -> Result<(), Error> {
+    let mut targets = Vec::new();
+    for release in releases {
+        match release.split_once('@') {
+            Some(_) => targets.extend(parse_targets(std::slice::from_ref(release), false)?),
+            None => {
+                let version = VersionRequest::parse(release)?;
+                let names = file_names(paths);
+                let known: Vec<String> = names.into_iter().filter(|n| session.catalog.knows(n)).collect();
+                if known.is_empty() {
+                    return Err(Error::usage_hint(
+                        format!("--release {release}: no file here is named like a known component"),
+                        "name the component: --release kubelet@v1.29.0",
+                    ));
+                }
+                targets.extend(known.into_iter().map(|n| (n, version.clone())));
+            }
+        }
+    }
+    // One named release applies to every file given, whatever it is called.
+    let for_every_file = targets.len() == 1 && releases.iter().all(|r| r.contains('@'));
+    let mut sboms: HashMap<String, Option<release::SignedSbom>> = HashMap::new();
+    for (component, request) in targets {
+        let version =
+            release::resolve_version(&session.catalog, &session.transport, &component, &request, &session.platform)?;
+        let artifact = session.catalog.resolve(&component, &version, &session.platform)?;
+        // One signed SBOM covers every binary of a release: one download, one signature.
+        let signed = match &artifact.sbom {
+            Some(s) => match sboms.entry(s.url.clone()) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => {
+                    e.insert(release::signed_sbom(&session.transport, &artifact, &session.trust, || {
+                        session.trust_root()
+                    })?)
+                }
+            },
+            None => &None,
+        };
+        let mut published = match signed {
+            Some(signed) => {
+                let listed = signed.expected_for(&artifact);
+                if listed.is_empty() {
+                    return Err(release::ReleaseError::NotInSbom {
+                        artifact: artifact.label(),
+                        url: signed.url.clone(),
+                    }
+                    .into());
+                }
+                listed
+            }
+            None => published_and_signed(session, &artifact)?,
+        };
+        for e in &mut published {
+            if for_every_file {
+                e.sidecar_of = e.name.take();
+            }
+        }
+        expectations.entries.extend(published);
+    }
+    Ok(())
+}
+
+/// The artifact's own checksum files, with its own signature verified over the
+/// published SHA-256 (a file that matches that digest is then covered by it).
+fn published_and_signed(session: &Session, artifact: &crate::catalog::Artifact) -> Result<Vec<Expected>, Error> {
+    let (mut published, _) = release::published_checksums(&session.transport, artifact)?;
+    let evidence = match release::fetch_signature(&session.transport, artifact, &session.trust)? {
+        Err(_not_required) => None,
+        Ok(files) => {
+            let sha256 = published
+                .iter()
+                .find_map(|e| match &e.digest {
+                    Digest::Sha256(b) => Some(*b),
+                    Digest::Sha512(_) => None,
+                })
+                .ok_or_else(|| {
+                    Error::usage(format!("{}: no SHA-256 published to check its signature over", artifact.label()))
+                })?;
+            match release::verify_signature(&files, artifact, &sha256, &session.trust, session.trust_root()?)? {
+                SignatureCheck::Verified(evidence) => Some(evidence),
+                SignatureCheck::NotRequired(_) => None,
+            }
+        }
+    };
+    for e in &mut published {
+        if matches!(e.digest, Digest::Sha256(_)) {
+            e.signed_by = evidence.clone();
+        }
+    }
+    Ok(published)
+}
+
+/// The file names under `paths`, for inferring components.
+fn file_names(paths: &[PathBuf]) -> Vec<String> {
+    let mut names = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut ignored = Vec::new();
+            names.extend(
+                walk(p, &mut ignored)
+                    .into_iter()
+                    .filter_map(|(f, _)| f.file_name().map(|n| n.to_string_lossy().into_owned())),
+            );
+        } else if let Some(n) = p.file_name() {
+            names.push(n.to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Verifies files and directories against `expectations` and reports each.
@@ -73,6 +257,7 @@ pub fn verify_paths(
     let jobs: Vec<(PathBuf, AlgorithmSet)> = plan.candidates.iter().map(|c| (c.path.clone(), c.algorithms)).collect();
     for (candidate, result) in plan.candidates.iter().zip(hash_files(&jobs)) {
         let outcome = match result {
+            Ok((digests, _)) if expectations.any_of => compare_any(&candidate.path, &candidate.compare, digests),
             Ok((digests, _)) => compare(&candidate.path, &candidate.compare, digests),
             Err(e) => path_outcome(&candidate.path, Status::Error).with_message(format!("cannot read: {e}")),
         };
@@ -89,7 +274,7 @@ pub fn verify_paths(
             }
         }
     }
-    Ok(reporter.finish("files"))
+    Ok(reporter.finish("files verified"))
 }
 
 /// The outcome of comparing what was computed with every expected digest chosen.
@@ -114,6 +299,12 @@ pub fn compare(path: &Path, chosen: &[&Expected], digests: Digests) -> Outcome {
     }
     let origins: Vec<&str> = chosen.iter().map(|e| e.origin.as_str()).collect();
     outcome.evidence.checksum = Some(origins.join(", "));
+    if let Some(evidence) = chosen.iter().find_map(|e| e.signed_by.as_ref()) {
+        outcome.evidence.signature = Some(evidence.clone());
+    }
+    if let Some(pin) = chosen.iter().find_map(|e| e.pinned_in.as_ref()) {
+        outcome.evidence.pin = Some(pin.clone());
+    }
     if let Some(label) = chosen.iter().find_map(|e| e.label.as_ref()) {
         outcome.component = Some(label.component.clone());
         outcome.version = Some(label.version.clone());
@@ -121,6 +312,23 @@ pub fn compare(path: &Path, chosen: &[&Expected], digests: Digests) -> Outcome {
     }
     outcome.digests = digests;
     outcome
+}
+
+/// Like [`compare`], when the entries are alternatives: the file verifies if it matches
+/// every digest of any one label (component, version, platform).
+fn compare_any(path: &Path, chosen: &[&Expected], digests: Digests) -> Outcome {
+    let mut labels: Vec<Option<&crate::expect::Label>> = chosen.iter().map(|e| e.label.as_ref()).collect();
+    labels.dedup();
+    let mut failed = None;
+    for label in labels {
+        let group: Vec<&Expected> = chosen.iter().copied().filter(|e| e.label.as_ref() == label).collect();
+        let outcome = compare(path, &group, digests.clone());
+        if outcome.status == Status::Ok {
+            return outcome;
+        }
+        failed.get_or_insert(outcome);
+    }
+    failed.unwrap_or_else(|| compare(path, chosen, digests))
 }
 
 /// A file to check and the entries chosen to compare it with.

@@ -2,5 +2,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod fetch;
+mod lock;
+mod manifests;
+mod node;
+mod rekor;
+mod rekor_k8s;
+mod signatures;
+mod signed_fetch;
 mod support;
+mod transport;
 mod verify;

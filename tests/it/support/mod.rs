@@ -2,6 +2,12 @@
 
 #![allow(dead_code)]
 
+pub mod pki;
+pub mod rekor_log;
+pub mod releases;
+pub mod server;
+pub mod tls;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -40,7 +46,11 @@ impl Run {
 
 pub fn kverify_cmd() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kverify"));
-    cmd.env_remove("KVERIFY_MIRROR").env_remove("KVERIFY_LOG").stdin(Stdio::null());
+    cmd.env_remove("KVERIFY_MIRROR").env_remove("KVERIFY_LOG").env_remove("KVERIFY_TIMEOUT").stdin(Stdio::null());
+    // The test servers are on loopback: a proxy from the environment must not intercept them.
+    for proxy in ["http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"] {
+        cmd.env_remove(proxy);
+    }
     cmd
 }
 

@@ -1,0 +1,315 @@
+//! Taking binaries out of a verified tar.gz archive, refusing the whole archive if any
+//! entry is hostile: `..`, an absolute path, a link, a device, or an oversized file.
+
+use std::io::{self, Read, Write};
+use std::path::{Component, Path};
+
+use flate2::read::GzDecoder;
+
+use crate::catalog::Extract;
+use crate::digest::{AlgorithmSet, MultiHasher, CHUNK};
+use crate::install::{InstallError, SignatureCheck, Staged, Verified};
+
+/// The largest single file kverify takes out of an archive.
+pub const MAX_ENTRY_SIZE: u64 = 1024 * 1024 * 1024;
+/// The most bytes kverify decompresses from one archive (a gzip bomb stops here).
+pub const MAX_TOTAL_SIZE: u64 = 4 * 1024 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("{archive}: hostile entry {entry:?}: {why}; nothing was installed")]
+    Hostile { archive: String, entry: String, why: String },
+    #[error("{archive}: {binary} is not in the archive")]
+    Missing { archive: String, binary: String },
+    #[error("{archive}: no files under {directory:?}")]
+    Empty { archive: String, directory: String },
+    #[error("{archive}: not a readable tar.gz archive")]
+    Corrupt {
+        archive: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Install(#[from] InstallError),
+}
+
+/// A binary taken out of an archive, verified by the archive's verification.
+pub struct Extracted {
+    /// The name to install it under (the entry's last path component).
+    pub name: String,
+    pub verified: Verified,
+}
+
+/// Extracts the binaries `layout` names from `archive` into staged files in `dir`.
+/// Every entry is checked first-to-last in one pass; any hostile entry fails the whole
+/// archive and the staged files are dropped (removed).
+pub fn extract(
+    archive: &Verified,
+    archive_name: &str,
+    layout: &Extract,
+    dir: &Path,
+) -> Result<Vec<Extracted>, ArchiveError> {
+    let corrupt = |source| ArchiveError::Corrupt { archive: archive_name.to_string(), source };
+    let hostile = |entry: &str, why: &str| ArchiveError::Hostile {
+        archive: archive_name.to_string(),
+        entry: entry.to_string(),
+        why: why.to_string(),
+    };
+    let file = archive.reopen().map_err(corrupt)?;
+    let mut tar = tar::Archive::new(GzDecoder::new(io::BufReader::with_capacity(CHUNK, file)));
+    let mut out: Vec<Extracted> = Vec::new();
+    let mut total: u64 = 0;
+    for entry in tar.entries().map_err(corrupt)? {
+        let mut entry = entry.map_err(corrupt)?;
+        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let kind = entry.header().entry_type();
+        if kind.is_symlink() || kind.is_hard_link() {
+            return Err(hostile(&raw, "a link"));
+        }
+        if kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
+            return Err(hostile(&raw, "a device or fifo"));
+        }
+        let path = normalize(&raw).ok_or_else(|| hostile(&raw, "an absolute path or one with `..`"))?;
+        if kind.is_dir() || kind.is_pax_global_extensions() || kind.is_pax_local_extensions() {
+            continue;
+        }
+        if !(kind.is_file() || kind == tar::EntryType::Continuous || kind.is_gnu_sparse()) {
+            return Err(hostile(&raw, "not a regular file"));
+        }
+        let size = entry.size();
+        if size > MAX_ENTRY_SIZE {
+            return Err(hostile(&raw, &format!("{size} bytes, over the {MAX_ENTRY_SIZE}-byte cap")));
+        }
+        total += size;
+        if total > MAX_TOTAL_SIZE {
+            return Err(hostile(&raw, &format!("the archive unpacks to over {MAX_TOTAL_SIZE} bytes")));
+        }
+        if !wanted(layout, &path) {
+            continue;
+        }
+        let name = path.rsplit('/').next().unwrap_or(&path).to_string();
+        if out.iter().any(|e| e.name == name) {
+            return Err(hostile(&raw, "a second file with the name of one already taken"));
+        }
+        let mut staged = Staged::new_in(dir, &name)?;
+        let mut hasher = MultiHasher::new(AlgorithmSet::BOTH, Some(size));
+        let mut buf = vec![0u8; CHUNK];
+        let mut got = 0u64;
+        loop {
+            let n = entry.read(&mut buf).map_err(corrupt)?;
+            if n == 0 {
+                break;
+            }
+            got += n as u64;
+            if got > size {
+                return Err(hostile(&raw, "more bytes than its header says"));
+            }
+            hasher.update(&buf[..n]);
+            staged.file_mut().write_all(&buf[..n]).map_err(|source| {
+                ArchiveError::Install(InstallError::Write { path: staged.path().to_path_buf(), source })
+            })?;
+        }
+        let signature = SignatureCheck::NotRequired(format!("extracted from {archive_name}"));
+        out.push(Extracted { name, verified: Verified::extracted(archive, staged, hasher.finish(), signature) });
+    }
+    match layout {
+        Extract::Binaries(binaries) => {
+            for b in binaries {
+                let name = b.rsplit('/').next().unwrap_or(b);
+                if !out.iter().any(|e| e.name == name) {
+                    return Err(ArchiveError::Missing { archive: archive_name.to_string(), binary: b.clone() });
+                }
+            }
+        }
+        Extract::Directory(d) if out.is_empty() => {
+            return Err(ArchiveError::Empty { archive: archive_name.to_string(), directory: d.clone() })
+        }
+        Extract::Directory(_) => {}
+    }
+    Ok(out)
+}
+
+fn wanted(layout: &Extract, path: &str) -> bool {
+    match layout {
+        Extract::Binaries(binaries) => binaries.iter().any(|b| normalize(b).as_deref() == Some(path)),
+        Extract::Directory(dir) => {
+            let dir = dir.trim_end_matches('/');
+            let parent = path.rsplit_once('/').map_or("", |(p, _)| p);
+            parent == dir
+        }
+    }
+}
+
+/// `./bin/x` → `bin/x`; `None` for absolute paths and any `..`.
+fn normalize(raw: &str) -> Option<String> {
+    let mut parts = Vec::new();
+    for c in Path::new(raw).components() {
+        match c {
+            Component::Normal(p) => parts.push(p.to_str()?.to_string()),
+            Component::CurDir => {}
+            Component::ParentDir | Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    if raw.contains('\\') {
+        return None;
+    }
+    Some(parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_and_refuses_escapes() {
+        assert_eq!(normalize("./bin/containerd").as_deref(), Some("bin/containerd"));
+        assert_eq!(normalize("etcd-v3.5.12-linux-amd64/etcd").as_deref(), Some("etcd-v3.5.12-linux-amd64/etcd"));
+        for bad in ["../x", "/etc/passwd", "bin/../../x", "a\\..\\b"] {
+            assert_eq!(normalize(bad), None, "{bad}");
+        }
+    }
+
+    use crate::expect::Expected;
+
+    /// An archive staged in `dir` and verified against its own digest, as fetch does.
+    fn verified_archive(dir: &Path, tar_gz: &[u8]) -> Verified {
+        let mut staged = Staged::new_in(dir, "a.tar.gz").unwrap();
+        staged.file_mut().write_all(tar_gz).unwrap();
+        let mut hasher = MultiHasher::new(AlgorithmSet::BOTH, None);
+        hasher.update(tar_gz);
+        let digests = hasher.finish();
+        let expected = Expected {
+            name: None,
+            sidecar_of: None,
+            digest: digests.sha256.unwrap(),
+            origin: "test".into(),
+            label: None,
+            signed_by: None,
+            pinned_in: None,
+        };
+        let none = SignatureCheck::NotRequired("test".into());
+        Verified::check(staged, digests, &[&expected], none).map_err(|r| format!("{r:?}")).unwrap()
+    }
+
+    enum Entry<'a> {
+        File(&'a str, &'a [u8]),
+        /// A header only, claiming `u64` bytes (no data follows).
+        Claims(&'a str, u64),
+        Special(&'a str, tar::EntryType, &'a str),
+    }
+
+    fn tar_gz(entries: &[Entry<'_>]) -> Vec<u8> {
+        let mut raw = Vec::new();
+        {
+            let mut b = tar::Builder::new(&mut raw);
+            for e in entries {
+                let mut h = tar::Header::new_gnu();
+                h.set_mode(0o755);
+                // Names go into the header as bytes: `tar` itself refuses `..` and `/x`.
+                let path = match e {
+                    Entry::File(p, _) | Entry::Claims(p, _) | Entry::Special(p, ..) => p,
+                };
+                h.as_gnu_mut().unwrap().name[..path.len()].copy_from_slice(path.as_bytes());
+                match e {
+                    Entry::File(_, data) => {
+                        h.set_size(data.len() as u64);
+                        h.set_entry_type(tar::EntryType::Regular);
+                        h.set_cksum();
+                        b.append(&h, *data).unwrap();
+                    }
+                    Entry::Claims(_, size) => {
+                        // Written by hand: `tar` would want the data.
+                        h.set_size(*size);
+                        h.set_entry_type(tar::EntryType::Regular);
+                        h.set_cksum();
+                        b.get_mut().extend_from_slice(h.as_bytes());
+                    }
+                    Entry::Special(_, kind, link) => {
+                        h.set_size(0);
+                        h.set_entry_type(*kind);
+                        if !link.is_empty() {
+                            h.set_link_name(link).unwrap();
+                        }
+                        h.set_cksum();
+                        b.append(&h, std::io::empty()).unwrap();
+                    }
+                }
+            }
+            b.finish().unwrap();
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&raw).unwrap();
+        gz.finish().unwrap()
+    }
+
+    fn files_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn hostile_archives_are_refused_whole_and_leave_nothing_behind() {
+        let ok: &[u8] = b"\x7fELF containerd";
+        let cases: Vec<(&str, Vec<Entry<'_>>, &str)> = vec![
+            ("dot-dot", vec![Entry::File("bin/containerd", ok), Entry::File("bin/../../ctr", b"x")], "`..`"),
+            ("absolute", vec![Entry::File("bin/containerd", ok), Entry::File("/bin/ctr", b"x")], "absolute"),
+            ("symlink", vec![Entry::Special("bin/ctr", tar::EntryType::Symlink, "/etc/shadow")], "a link"),
+            (
+                "hard link",
+                vec![Entry::File("bin/a", ok), Entry::Special("bin/b", tar::EntryType::Link, "bin/a")],
+                "a link",
+            ),
+            ("device", vec![Entry::Special("bin/null", tar::EntryType::Char, "")], "a device"),
+            ("fifo", vec![Entry::Special("bin/fifo", tar::EntryType::Fifo, "")], "fifo"),
+            ("two of one name", vec![Entry::File("bin/ctr", ok), Entry::File("./bin/ctr", b"x")], "a second file"),
+            ("oversized", vec![Entry::File("bin/containerd", ok), Entry::Claims("bin/ctr", MAX_ENTRY_SIZE + 1)], "cap"),
+        ];
+        let layout = Extract::Directory("bin/".into());
+        for (what, entries, why) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let archive = verified_archive(dir.path(), &tar_gz(&entries));
+            let err = match extract(&archive, "a.tar.gz", &layout, dir.path()) {
+                Ok(got) => panic!("{what}: extracted {:?}", got.iter().map(|e| &e.name).collect::<Vec<_>>()),
+                Err(e) => e.to_string(),
+            };
+            assert!(err.contains("hostile entry") && err.contains(why), "{what}: {err}");
+            drop(archive);
+            assert_eq!(files_in(dir.path()), Vec::<String>::new(), "{what}: left behind");
+        }
+    }
+
+    #[test]
+    fn only_the_named_binaries_come_out_of_an_archive() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = [
+            Entry::File("etcd-v3.5.12-linux-amd64/etcd", b"etcd"),
+            Entry::File("etcd-v3.5.12-linux-amd64/etcdctl", b"etcdctl"),
+            Entry::File("etcd-v3.5.12-linux-amd64/README.md", b"# readme"),
+            Entry::File("etcd-v3.5.12-linux-amd64/Documentation/etcd", b"not this one"),
+        ];
+        let archive = verified_archive(dir.path(), &tar_gz(&entries));
+        let layout = Extract::Binaries(vec!["etcd-v3.5.12-linux-amd64/etcd".into()]);
+        let got = extract(&archive, "etcd.tar.gz", &layout, dir.path()).unwrap();
+        assert_eq!(got.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["etcd"]);
+        assert_eq!(std::fs::read(got[0].verified.path()).unwrap(), b"etcd");
+        let missing = Extract::Binaries(vec!["etcd-v3.5.12-linux-amd64/etcdutl".into()]);
+        let err = extract(&archive, "etcd.tar.gz", &missing, dir.path()).err().unwrap();
+        assert!(matches!(err, ArchiveError::Missing { .. }), "{err}");
+    }
+
+    #[test]
+    fn wanted_by_layout() {
+        let dir = Extract::Directory("bin/".into());
+        assert!(wanted(&dir, "bin/ctr"));
+        assert!(!wanted(&dir, "bin/sub/ctr"));
+        assert!(!wanted(&dir, "ctr"));
+        let top = Extract::Directory(String::new());
+        assert!(wanted(&top, "bridge"));
+        assert!(!wanted(&top, "docs/x"));
+        let named = Extract::Binaries(vec!["linux-amd64/helm".into()]);
+        assert!(wanted(&named, "linux-amd64/helm"));
+        assert!(!wanted(&named, "linux-amd64/README.md"));
+    }
+}

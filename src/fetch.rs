@@ -1,0 +1,463 @@
+//! HTTP (and `file://` mirrors): small files with size caps, and artifacts streamed
+//! through the hasher into a staged file, with bounded retries on transient failures.
+
+use std::io::{self, Read, Seek, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::blocking::{Client, Response};
+use reqwest::redirect;
+
+use crate::digest::{AlgorithmSet, Hashed, MultiHasher, CHUNK};
+use crate::progress::Bar;
+
+/// Attempts per download: the first and two retries.
+const ATTEMPTS: u32 = 3;
+const MAX_REDIRECTS: usize = 10;
+
+/// Why a download failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("{url}: HTTP {status}{}", if *status == 404 { " (not published)" } else { "" })]
+    Status { url: String, status: u16 },
+    #[error("{url}: not found on the mirror ({})", path.display())]
+    MirrorFileMissing { url: String, path: PathBuf },
+    #[error("{url}: connection failed")]
+    Connect {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{url}: timed out (no data for {seconds} s)")]
+    Timeout { url: String, seconds: u64 },
+    #[error("{url}: download broke off after {got} bytes")]
+    Interrupted {
+        url: String,
+        got: u64,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{url}: the server promised {expected} bytes and sent {got}")]
+    Truncated { url: String, expected: u64, got: u64 },
+    #[error("{url}: more than {cap} bytes; refusing an endless or oversized body")]
+    TooLarge { url: String, cap: u64 },
+    #[error("{url}: redirect from https to http refused")]
+    Downgrade { url: String },
+    #[error("{url}: too many redirects (a loop?)")]
+    RedirectLoop { url: String },
+    #[error("{url}: cannot read from the mirror")]
+    MirrorRead {
+        url: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot write the download of {url}")]
+    Write {
+        url: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("--mirror {0:?} is not UPSTREAM=BASE (e.g. https://dl.k8s.io=https://mirror.example/k8s)")]
+    BadMirror(String),
+    #[error("--ca-cert {}: not a PEM certificate", path.display())]
+    BadCaCert {
+        path: PathBuf,
+        #[source]
+        source: Option<reqwest::Error>,
+    },
+    #[error("cannot read --ca-cert {}", path.display())]
+    ReadCaCert {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot set up HTTP")]
+    Client(#[source] reqwest::Error),
+}
+
+impl FetchError {
+    /// Retrying can help: connection trouble, timeouts, broken bodies, 5xx.
+    fn transient(&self) -> bool {
+        match self {
+            FetchError::Status { status, .. } => *status >= 500,
+            FetchError::Connect { .. }
+            | FetchError::Timeout { .. }
+            | FetchError::Interrupted { .. }
+            | FetchError::Truncated { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// True for answers that are evidence of a problem with what is published (4xx,
+    /// an oversized body, a downgrade), false for "retry later" trouble.
+    pub fn is_verification_failure(&self) -> bool {
+        match self {
+            FetchError::Status { status, .. } => *status < 500,
+            FetchError::MirrorFileMissing { .. } | FetchError::TooLarge { .. } | FetchError::Downgrade { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The file is not there (HTTP 4xx, or absent from a `file://` mirror): "not
+    /// published", as opposed to published but unacceptable (oversized, a downgrade).
+    pub fn is_missing(&self) -> bool {
+        match self {
+            FetchError::Status { status, .. } => (400..500).contains(status),
+            FetchError::MirrorFileMissing { .. } => true,
+            _ => false,
+        }
+    }
+
+    pub fn is_usage(&self) -> bool {
+        matches!(self, FetchError::BadMirror(_) | FetchError::BadCaCert { .. })
+    }
+}
+
+/// Settings of the HTTP client.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub mirrors: Vec<String>,
+    pub ca_certs: Vec<PathBuf>,
+    /// Longest wait for a connection or for the next bytes of a body.
+    pub timeout: Duration,
+    /// Pause before the first retry; doubled each time.
+    pub backoff: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            mirrors: Vec::new(),
+            ca_certs: Vec::new(),
+            timeout: Duration::from_secs(30),
+            backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+/// One client for a whole run: connection reuse, mirrors, CA roots.
+pub struct Transport {
+    client: Client,
+    mirrors: Vec<(String, String)>,
+    timeout: Duration,
+    backoff: Duration,
+}
+
+#[derive(Debug)]
+struct DowngradeRefused;
+impl std::fmt::Display for DowngradeRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("https to http redirect refused")
+    }
+}
+impl std::error::Error for DowngradeRefused {}
+
+#[derive(Debug)]
+struct TooManyRedirects;
+impl std::fmt::Display for TooManyRedirects {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("too many redirects")
+    }
+}
+impl std::error::Error for TooManyRedirects {}
+
+impl Transport {
+    pub fn new(options: &Options) -> Result<Transport, FetchError> {
+        let mut mirrors = Vec::new();
+        for m in &options.mirrors {
+            let m = m.trim();
+            if m.is_empty() {
+                continue;
+            }
+            let (upstream, base) = m.split_once('=').ok_or_else(|| FetchError::BadMirror(m.to_string()))?;
+            let ok = |s: &str| ["https://", "http://", "file://"].iter().any(|p| s.starts_with(p));
+            if !ok(upstream) || !ok(base) {
+                return Err(FetchError::BadMirror(m.to_string()));
+            }
+            mirrors.push((upstream.trim_end_matches('/').to_string(), base.trim_end_matches('/').to_string()));
+        }
+        // Longest prefix first, so a specific mirror beats a general one.
+        mirrors.sort_by_key(|(upstream, _)| std::cmp::Reverse(upstream.len()));
+
+        let policy = redirect::Policy::custom(|attempt| {
+            let downgrade = attempt.url().scheme() == "http"
+                && attempt.previous().last().is_some_and(|prev| prev.scheme() == "https");
+            if downgrade {
+                attempt.error(DowngradeRefused)
+            } else if attempt.previous().len() > MAX_REDIRECTS || attempt.previous().contains(attempt.url()) {
+                attempt.error(TooManyRedirects)
+            } else {
+                attempt.follow()
+            }
+        });
+        let mut builder = Client::builder()
+            .user_agent(concat!("kverify/", env!("CARGO_PKG_VERSION")))
+            .redirect(policy)
+            .connect_timeout(options.timeout)
+            .timeout(options.timeout);
+        for path in &options.ca_certs {
+            let pem = fs_err::read(path).map_err(|source| FetchError::ReadCaCert { path: path.clone(), source })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| FetchError::BadCaCert { path: path.clone(), source: Some(e) })?;
+            if certs.is_empty() {
+                return Err(FetchError::BadCaCert { path: path.clone(), source: None });
+            }
+            builder = builder.tls_certs_merge(certs);
+        }
+        let client = builder.build().map_err(FetchError::Client)?;
+        Ok(Transport { client, mirrors, timeout: options.timeout, backoff: options.backoff })
+    }
+
+    /// Where `url` is really fetched from, after `--mirror` rewriting.
+    pub fn locate(&self, url: &str) -> String {
+        for (upstream, base) in &self.mirrors {
+            if let Some(rest) = url.strip_prefix(upstream.as_str()) {
+                if rest.is_empty() || rest.starts_with('/') {
+                    return format!("{base}{rest}");
+                }
+            }
+        }
+        url.to_string()
+    }
+
+    /// A small file (checksums, signatures, markers), at most `cap` bytes.
+    pub fn get_small(&self, url: &str, cap: u64) -> Result<Vec<u8>, FetchError> {
+        let mut out = Vec::new();
+        let located = self.locate(url);
+        self.retry(|| {
+            out.clear();
+            let body = self.open(url, &located, cap)?;
+            self.copy(body, &mut out, cap, None)
+        })?;
+        Ok(out)
+    }
+
+    /// POSTs a JSON body (a query: safe to retry) and reads a small answer. Mirrors do
+    /// not apply: queries go to the service named.
+    pub fn post_json(&self, url: &str, body: &str, cap: u64) -> Result<Vec<u8>, FetchError> {
+        let mut out = Vec::new();
+        self.retry(|| {
+            out.clear();
+            let response = self
+                .client
+                .post(url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header(reqwest::header::ACCEPT, "application/json")
+                .body(body.to_string())
+                .send()
+                .map_err(|e| self.classify(url, e))?;
+            let body = self.body_of(response, url, cap)?;
+            self.copy(body, &mut out, cap, None)
+        })?;
+        Ok(out)
+    }
+
+    /// Streams `url` into `file` (rewound on each retry), hashing with `set` in the
+    /// same pass. `cap` bounds the body.
+    pub fn download(
+        &self,
+        url: &str,
+        file: &mut std::fs::File,
+        set: AlgorithmSet,
+        cap: u64,
+        bar: &dyn Bar,
+    ) -> Result<Hashed, FetchError> {
+        let located = self.locate(url);
+        self.retry(|| {
+            let write_err = |source| FetchError::Write { url: url.to_string(), source };
+            file.set_len(0).map_err(write_err)?;
+            file.rewind().map_err(write_err)?;
+            let body = self.open(url, &located, cap)?;
+            bar.start(body.len);
+            let mut sink = HashingWriter { file: &mut *file, hasher: MultiHasher::new(set, body.len) };
+            let got = self.copy(body, &mut sink, cap, Some(bar))?;
+            Ok((sink.hasher.finish(), got))
+        })
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or has run [`ATTEMPTS`] times.
+    fn retry<T>(&self, mut attempt: impl FnMut() -> Result<T, FetchError>) -> Result<T, FetchError> {
+        let mut pause = self.backoff;
+        let mut n = 1;
+        loop {
+            match attempt() {
+                Err(e) if e.transient() && n < ATTEMPTS => {
+                    tracing::info!("{e}; retrying in {} ms (attempt {} of {ATTEMPTS})", pause.as_millis(), n + 1);
+                    std::thread::sleep(pause);
+                    pause *= 2;
+                    n += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Opens `located` (the mirrored form of `url`; errors name `url` and, where it
+    /// differs, the mirror).
+    fn open(&self, url: &str, located: &str, cap: u64) -> Result<Body, FetchError> {
+        let shown = if located == url { url.to_string() } else { format!("{} (mirror of {url})", redact(located)) };
+        if let Some(path) = located.strip_prefix("file://") {
+            let path = PathBuf::from(path);
+            return match std::fs::File::open(&path) {
+                Ok(file) => {
+                    let len = file.metadata().map(|m| m.len()).ok();
+                    Ok(Body { reader: Box::new(file), len, url: shown })
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    Err(FetchError::MirrorFileMissing { url: url.to_string(), path })
+                }
+                Err(source) => Err(FetchError::MirrorRead { url: shown, source }),
+            };
+        }
+        tracing::debug!("GET {}", redact(located));
+        let response = self.client.get(located).send().map_err(|e| self.classify(&shown, e))?;
+        self.body_of(response, &shown, cap)
+    }
+
+    /// The body of a successful response; an error status is never read as content.
+    fn body_of(&self, response: Response, url: &str, cap: u64) -> Result<Body, FetchError> {
+        let status = response.status();
+        if !status.is_success() {
+            return Err(FetchError::Status { url: url.to_string(), status: status.as_u16() });
+        }
+        let len = response.content_length();
+        if let Some(n) = len.filter(|n| *n > cap) {
+            tracing::debug!("{url}: Content-Length {n} over cap {cap}");
+            return Err(FetchError::TooLarge { url: url.to_string(), cap });
+        }
+        let reader = ResponseReader { response, url: url.to_string(), timeout: self.timeout };
+        Ok(Body { reader: Box::new(reader), len, url: url.to_string() })
+    }
+
+    /// Copies a body into `sink`, refusing more than `cap` bytes and fewer than announced.
+    fn copy(&self, mut body: Body, sink: &mut dyn Write, cap: u64, bar: Option<&dyn Bar>) -> Result<u64, FetchError> {
+        let mut buf = vec![0u8; CHUNK];
+        let mut got: u64 = 0;
+        let url = body.url.as_str();
+        loop {
+            let n = match body.reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                    return Err(FetchError::Timeout { url: url.to_string(), seconds: self.timeout.as_secs() })
+                }
+                Err(source) => return Err(FetchError::Interrupted { url: url.to_string(), got, source }),
+            };
+            got += n as u64;
+            if got > cap {
+                return Err(FetchError::TooLarge { url: url.to_string(), cap });
+            }
+            sink.write_all(&buf[..n]).map_err(|source| FetchError::Write { url: url.to_string(), source })?;
+            if let Some(bar) = bar {
+                bar.advance(n as u64);
+            }
+        }
+        if let Some(expected) = body.len.filter(|n| *n != got) {
+            return Err(FetchError::Truncated { url: url.to_string(), expected, got });
+        }
+        Ok(got)
+    }
+
+    fn classify(&self, url: &str, e: reqwest::Error) -> FetchError {
+        let url = url.to_string();
+        if has_source::<DowngradeRefused>(&e) {
+            FetchError::Downgrade { url }
+        } else if has_source::<TooManyRedirects>(&e) || e.is_redirect() {
+            FetchError::RedirectLoop { url }
+        } else if e.is_timeout() {
+            FetchError::Timeout { url, seconds: self.timeout.as_secs() }
+        } else {
+            // The message names the URL (without credentials); reqwest's would repeat it with them.
+            FetchError::Connect { url, source: e.without_url() }
+        }
+    }
+}
+
+fn has_source<E: std::error::Error + 'static>(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.is::<E>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// An open body, its announced length, and the URL errors name (the mirror's, without
+/// credentials, when one is used).
+struct Body {
+    reader: Box<dyn Read + Send>,
+    len: Option<u64>,
+    url: String,
+}
+
+/// `url` without the credentials a mirror base may carry (`https://user:pass@host/…`):
+/// they are for the mirror only, never for messages or logs.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    match authority.rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
+/// Turns reqwest's timeout into a typed error the retry logic recognises.
+struct ResponseReader {
+    response: Response,
+    url: String,
+    timeout: Duration,
+}
+
+impl Read for ResponseReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.response.read(buf).map_err(|e| {
+            if is_timeout(&e) {
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("{}: no data for {} s", self.url, self.timeout.as_secs()),
+                )
+            } else {
+                e
+            }
+        })
+    }
+}
+
+/// A read that timed out. reqwest reports it as an `Other` I/O error wrapping its own
+/// error ("error decoding response body"), whose cause is the timeout.
+fn is_timeout(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::TimedOut
+        || e.get_ref().and_then(|inner| inner.downcast_ref::<reqwest::Error>()).is_some_and(reqwest::Error::is_timeout)
+}
+
+struct HashingWriter<'a> {
+    file: &'a mut std::fs::File,
+    hasher: MultiHasher,
+}
+
+impl Write for HashingWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.write_all(buf)?;
+        self.hasher.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_drops_credentials_only() {
+        assert_eq!(redact("https://u:p@mirror.example/k8s/x"), "https://***@mirror.example/k8s/x");
+        assert_eq!(redact("http://token@127.0.0.1:8080"), "http://***@127.0.0.1:8080");
+        assert_eq!(redact("https://dl.k8s.io/release/v1.29.0/a@b"), "https://dl.k8s.io/release/v1.29.0/a@b");
+        assert_eq!(redact("file:///srv/mirror"), "file:///srv/mirror");
+    }
+}

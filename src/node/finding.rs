@@ -1,0 +1,265 @@
+//! One finding per check that says something, as a text line or one JSON object, and
+//! the exit status they add up to.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::digest::Digests;
+use crate::report::{Evidence, ExitStatus, Format, Mismatch, Status};
+
+/// How urgently a finding needs a person.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+/// Which check a finding is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Check {
+    /// The bytes against the lock or the release.
+    Digest,
+    /// The binary's owner is root.
+    Owner,
+    /// No group or world write bit on the binary.
+    Mode,
+    /// No directory on the path as written is writable by anyone but root.
+    ParentWritable,
+    /// No symbolic link on the way leads somewhere writable by anyone but root.
+    Symlink,
+}
+
+impl Check {
+    pub fn name(self) -> &'static str {
+        match self {
+            Check::Digest => "digest",
+            Check::Owner => "owner",
+            Check::Mode => "mode",
+            Check::ParentWritable => "parent-writable",
+            Check::Symlink => "symlink",
+        }
+    }
+}
+
+/// A file's or directory's owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Owner {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// A directory that someone other than root could write to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DirectoryEvidence {
+    pub path: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: String,
+    /// `world-writable`, `owner-not-root`, `group-writable`, `sticky-world-writable`.
+    pub exposure: &'static str,
+}
+
+/// What a finding rests on. The digest part (`checksum`, `pin`, `signature`) is the
+/// same as `kverify verify` reports; the rest says what was seen on the node.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct NodeEvidence {
+    #[serde(flatten)]
+    pub digest: Evidence,
+    /// How the binary was found: `search path /usr/bin`, `unit /etc/systemd/system/…`.
+    pub found_by: Vec<String>,
+    /// Where the path leads after symbolic links, when it is a link or behind one.
+    pub resolved: Option<String>,
+    /// Every link followed, `/usr/local/bin/kubectl -> /opt/k8s/kubectl`.
+    pub links: Vec<String>,
+    pub owner: Option<Owner>,
+    /// The binary's permission bits, `0755`.
+    pub mode: Option<String>,
+    /// The directories that made this finding (parent-writable, symlink).
+    pub directories: Vec<DirectoryEvidence>,
+}
+
+/// The result of one check of one binary (or of a binary that is not there).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub status: Status,
+    pub severity: Severity,
+    pub check: Check,
+    /// A stable code for machines: `mismatch`, `group-writable`, `dangling` … (README).
+    pub reason: &'static str,
+    /// The binary's path as the host sees it (`/usr/local/bin/kubelet`); null for a
+    /// pinned binary that is not installed.
+    pub path: Option<String>,
+    /// The binary's name: the file name found, or the name a pin gives it.
+    pub name: Option<String>,
+    pub component: Option<String>,
+    pub version: Option<String>,
+    pub platform: Option<String>,
+    #[serde(serialize_with = "crate::report::digests_json")]
+    pub digests: Digests,
+    pub evidence: NodeEvidence,
+    pub message: String,
+    /// The node audited: `KVERIFY_NODE_NAME`, else the root's `/etc/hostname`.
+    pub node: Option<String>,
+    #[serde(skip)]
+    pub mismatches: Vec<Mismatch>,
+    /// Extra lines for the text report.
+    #[serde(skip)]
+    pub details: Vec<String>,
+}
+
+impl Finding {
+    pub fn new(status: Status, severity: Severity, check: Check, reason: &'static str) -> Finding {
+        Finding {
+            status,
+            severity,
+            check,
+            reason,
+            path: None,
+            name: None,
+            component: None,
+            version: None,
+            platform: None,
+            digests: Digests::default(),
+            evidence: NodeEvidence::default(),
+            message: String::new(),
+            node: None,
+            mismatches: Vec::new(),
+            details: Vec::new(),
+        }
+    }
+
+    pub fn exit_status(&self) -> ExitStatus {
+        match self.status {
+            Status::Ok | Status::Unlisted | Status::Missing => ExitStatus::Ok,
+            Status::Fail => ExitStatus::Failed,
+            Status::Error => ExitStatus::Io,
+        }
+    }
+
+    fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
+        let label = match self.status {
+            Status::Ok => "OK",
+            Status::Fail => "FAIL",
+            Status::Missing => "MISSING",
+            Status::Unlisted => "UNLISTED",
+            Status::Error => "ERROR",
+        };
+        let subject = self.path.as_deref().or(self.name.as_deref()).unwrap_or("-");
+        let mut line = format!("{label:<8} {:<15} {subject}", self.check.name());
+        let subject: Vec<&str> =
+            [&self.component, &self.version, &self.platform].into_iter().flatten().map(String::as_str).collect();
+        if !subject.is_empty() {
+            line.push_str("  ");
+            line.push_str(&subject.join(" "));
+        }
+        if !self.message.is_empty() {
+            line.push_str("  ");
+            line.push_str(&self.message);
+        }
+        writeln!(out, "{line}")?;
+        for m in &self.mismatches {
+            writeln!(out, "         expected  {}  (from {})", m.expected, m.origin)?;
+            writeln!(out, "         computed  {}", m.computed)?;
+        }
+        for detail in &self.details {
+            writeln!(out, "         {detail}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Prints findings as they come and keeps the tally for the summary and exit status.
+pub struct Reporter {
+    format: Format,
+    status: ExitStatus,
+    /// Binaries whose digest was checked, and of those, verified.
+    pub checked: usize,
+    pub verified: usize,
+    pub digest_failed: usize,
+    pub permission_failed: usize,
+    pub missing: usize,
+    pub unlisted: usize,
+    pub errors: usize,
+}
+
+impl Reporter {
+    pub fn new(format: Format) -> Reporter {
+        Reporter {
+            format,
+            status: ExitStatus::Ok,
+            checked: 0,
+            verified: 0,
+            digest_failed: 0,
+            permission_failed: 0,
+            missing: 0,
+            unlisted: 0,
+            errors: 0,
+        }
+    }
+
+    pub fn record(&mut self, finding: &Finding) {
+        self.status = self.status.and(finding.exit_status());
+        let digest = finding.check == Check::Digest;
+        match finding.status {
+            Status::Ok if digest => self.verified += 1,
+            Status::Fail if digest => self.digest_failed += 1,
+            Status::Fail => self.permission_failed += 1,
+            Status::Missing => self.missing += 1,
+            Status::Unlisted => self.unlisted += 1,
+            Status::Error => self.errors += 1,
+            Status::Ok => {}
+        }
+        if digest && matches!(finding.status, Status::Ok | Status::Fail | Status::Unlisted) {
+            self.checked += 1;
+        }
+        let stdout = io::stdout();
+        let mut out = stdout.lock();
+        // A closed stdout (`| head`) must not turn an audit into a panic.
+        let _ = match self.format {
+            Format::Json => {
+                serde_json::to_writer(&mut out, finding).map_err(io::Error::from).and_then(|_| writeln!(out))
+            }
+            Format::Text => finding.write_text(&mut out),
+            Format::Quiet if matches!(finding.status, Status::Fail | Status::Error) => {
+                finding.write_text(&mut io::stderr().lock())
+            }
+            Format::Quiet => Ok(()),
+        };
+    }
+
+    /// Prints the summary (text only) and returns the exit status: nothing verified is
+    /// a failure, never a pass.
+    pub fn finish(mut self, root: &str) -> ExitStatus {
+        if self.verified == 0 {
+            self.status = self.status.and(ExitStatus::Failed);
+        }
+        if self.format == Format::Text {
+            let mut parts = vec![format!("{} verified", self.verified)];
+            for (n, word) in [
+                (self.digest_failed, "failed"),
+                (
+                    self.permission_failed,
+                    if self.permission_failed == 1 { "permission finding" } else { "permission findings" },
+                ),
+                (self.errors, if self.errors == 1 { "error" } else { "errors" }),
+                (self.missing, "missing"),
+                (self.unlisted, "unlisted"),
+            ] {
+                if n > 0 {
+                    parts.push(format!("{n} {word}"));
+                }
+            }
+            let noun = if self.checked == 1 { "binary" } else { "binaries" };
+            let mut summary = format!("{} {noun} checked under {root}: {}", self.checked, parts.join(", "));
+            if self.verified == 0 {
+                summary.push_str("; nothing was verified, which is a failure");
+            }
+            println!("{summary}");
+        }
+        self.status
+    }
+}

@@ -1,0 +1,707 @@
+//! `kverify fetch` end to end against an in-process upstream: what lands in the
+//! destination directory (exact listing, bytes, mode), what the user is told, and the
+//! exit code. Transport faults are in `transport.rs`.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::support::releases::*;
+use crate::support::server::{Fault, Server};
+use crate::support::*;
+
+const V: &str = "v1.29.0";
+
+/// The destination holds exactly `names`: no temporary files, nothing else.
+#[track_caller]
+fn assert_listing(dir: &Path, names: &[&str]) {
+    let mut want: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    want.sort();
+    assert_eq!(listing(dir), want, "listing of {}", dir.display());
+}
+
+#[track_caller]
+fn assert_installed(dir: &Path, name: &str, data: &[u8]) {
+    let path = dir.join(name);
+    assert!(std::fs::read(&path).unwrap() == data, "{} does not hold the published bytes", path.display());
+    assert_eq!(mode(&path), 0o755, "mode of {}", path.display());
+}
+
+fn previous_binary(dir: &Path, name: &str) -> Vec<u8> {
+    use std::os::unix::fs::PermissionsExt;
+    let data = bytes(4242, 5000);
+    let path = write(dir, name, &data);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    data
+}
+
+#[test]
+fn kubelet_is_installed_with_the_published_bytes_and_mode_0755() {
+    let server = Server::start();
+    let data = publish_kubelet(&server, V, 1, 300_000);
+    let dest = tempdir();
+    let run = fetch(&server, dest.path(), &["kubelet", V], &[]);
+    run.code(0);
+    assert_listing(dest.path(), &["kubelet"]);
+    assert_installed(dest.path(), "kubelet", &data);
+    let line = run.line_with("kubelet");
+    assert!(line.starts_with("OK") && line.contains("kubelet v1.29.0 linux/amd64"), "{line}");
+    let upstream = format!("https://dl.k8s.io/{}", k8s_path(V, "kubelet"));
+    assert!(run.stdout.contains(&format!("{upstream}.sha256")), "{}", run.stdout);
+    assert!(run.stdout.contains(&format!("{upstream}.sha512")), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("--insecure-skip-signature"),
+        "the report says the signature was skipped\n{}",
+        run.stdout
+    );
+    // Evidence first, then one download of the artifact.
+    let p = k8s_path(V, "kubelet");
+    assert_eq!(server.paths(), [format!("/{p}.sha256"), format!("/{p}.sha512"), format!("/{p}")]);
+}
+
+#[test]
+fn a_second_fetch_downloads_nothing_and_says_so() {
+    let server = Server::start();
+    let data = publish_kubelet(&server, V, 2, 200_000);
+    let dest = tempdir();
+    fetch(&server, dest.path(), &["kubelet", V], &[]).code(0);
+    // Same bytes, but someone dropped the exec bit: fixed without a download.
+    let path = dest.path().join("kubelet");
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let run = fetch(&server, dest.path(), &["kubelet", V], &[]);
+    run.code(0);
+    assert!(run.line_with("kubelet").contains("already installed"), "{}", run.stdout);
+    assert_eq!(server.hits(&k8s_path(V, "kubelet")), 1, "the artifact was downloaded again");
+    assert_listing(dest.path(), &["kubelet"]);
+    assert_installed(dest.path(), "kubelet", &data);
+}
+
+#[test]
+fn a_tampered_artifact_is_refused_and_the_previous_binary_kept() {
+    let server = Server::start();
+    let data = publish_kubelet(&server, V, 3, 250_000);
+    let mut tampered = data.clone();
+    tampered[123_456] ^= 0x01;
+    server.put(&k8s_path(V, "kubelet"), tampered.clone());
+    let dest = tempdir();
+    let previous = previous_binary(dest.path(), "kubelet");
+
+    let run = fetch(&server, dest.path(), &["kubelet", V], &[]);
+    run.code(1);
+    assert_listing(dest.path(), &["kubelet"]);
+    assert_installed(dest.path(), "kubelet", &previous);
+    let line = run.line_with("kubelet v1.29.0");
+    assert!(line.starts_with("FAIL") && line.contains("mismatch") && line.contains("nothing installed"), "{line}");
+    // Expected, computed, and the URL the expected digest came from.
+    let upstream = format!("https://dl.k8s.io/{}", k8s_path(V, "kubelet"));
+    let expected = run.line_with(&sha256_hex(&data));
+    assert!(expected.contains("expected") && expected.contains(&format!("{upstream}.sha256")), "{}", run.stdout);
+    assert!(run.line_with(&sha512_hex(&data)).contains(&format!("{upstream}.sha512")), "{}", run.stdout);
+    assert!(run.line_with(&sha256_hex(&tampered)).contains("computed"), "{}", run.stdout);
+    assert!(run.line_with(&sha512_hex(&tampered)).contains("computed"), "{}", run.stdout);
+    // A mismatch is never retried.
+    assert_eq!(server.hits(&k8s_path(V, "kubelet")), 1);
+
+    let empty = tempdir();
+    fetch(&server, empty.path(), &["kubelet", V], &[]).code(1);
+    assert_listing(empty.path(), &[]);
+}
+
+#[test]
+fn a_checksum_of_another_file_or_version_is_refused() {
+    let server = Server::start();
+    let data = publish_kubelet(&server, V, 4, 100_000);
+    let kubectl = bytes(5, 100_000);
+    publish_k8s(&server, V, "kubectl", &kubectl);
+    // kubelet.sha256 holds kubectl's digest: both files genuine, mixed and matched.
+    server.put(&format!("{}.sha256", k8s_path(V, "kubelet")), sha256_hex(&kubectl));
+    let dest = tempdir();
+    let run = fetch(&server, dest.path(), &["kubelet", V], &[]);
+    run.code(1);
+    assert!(run.line_with(&sha256_hex(&kubectl)).contains("expected"), "{}", run.stdout);
+    assert!(run.line_with(&sha256_hex(&data)).contains("computed"), "{}", run.stdout);
+    assert_listing(dest.path(), &[]);
+
+    // etcd's SHA256SUMS of another release: even this archive's digest, listed under
+    // another release's name, is no evidence for this one.
+    let release = publish_etcd(&server, "v3.5.12");
+    let other = format!(
+        "{}  etcd-v3.5.11-linux-amd64.tar.gz\n{}  etcd-v3.5.11-linux-arm64.tar.gz\n",
+        sha256_hex(&release.archive),
+        sha256_hex(b"arm64")
+    );
+    server.put(&release.checksum_path, other);
+    let run = fetch(&server, dest.path(), &["etcd", "v3.5.12"], &[]);
+    run.code(1);
+    let text = format!("{}{}", run.stdout, run.stderr);
+    assert!(text.contains("lists no checksum for etcd-v3.5.12-linux-amd64.tar.gz"), "{text}");
+    assert_eq!(server.hits(&release.path), 0, "the archive was downloaded without evidence");
+    assert_listing(dest.path(), &[]);
+}
+
+#[test]
+fn malformed_and_weak_checksum_files_are_exit_1() {
+    let server = Server::start();
+    publish_kubelet(&server, V, 6, 50_000);
+    let sha256 = format!("{}.sha256", k8s_path(V, "kubelet"));
+    let cases: [(&str, Vec<u8>); 5] = [
+        ("not hex", b"this is not a digest".to_vec()),
+        ("empty", Vec::new()),
+        ("md5 only", hex_of(16).into_bytes()),
+        ("a NUL byte", [hex_of(32).as_bytes(), b"\0"].concat()),
+        ("two digests for one name", format!("{}  kubelet\n{}  kubelet\n", hex_of(32), "ab".repeat(32)).into_bytes()),
+    ];
+    for (what, body) in cases {
+        server.put(&sha256, body);
+        let dest = tempdir();
+        let run = fetch(&server, dest.path(), &["kubelet", V], &[]);
+        assert_eq!(run.code, 1, "{what}: {run:?}");
+        let text = format!("{}{}", run.stdout, run.stderr);
+        assert!(text.contains(&format!("https://dl.k8s.io/{sha256}")), "{what}: the message names the file\n{text}");
+        assert_listing(dest.path(), &[]);
+    }
+    assert_eq!(server.hits(&k8s_path(V, "kubelet")), 0, "an artifact was downloaded against broken evidence");
+}
+
+fn hex_of(len: usize) -> String {
+    hex::encode(bytes(len as u64, len))
+}
+
+#[test]
+fn a_checksum_not_published_is_exit_1_and_nothing_is_downloaded() {
+    let server = Server::start();
+    publish_kubelet(&server, V, 7, 50_000);
+    server.fault(&format!("{}.sha512", k8s_path(V, "kubelet")), Fault::Status(404));
+    let dest = tempdir();
+    let run = fetch(&server, dest.path(), &["kubelet", V], &[]);
+    run.code(1);
+    let text = format!("{}{}", run.stdout, run.stderr);
+    assert!(text.contains(&format!("https://dl.k8s.io/{}.sha512", k8s_path(V, "kubelet"))), "{text}");
+    assert!(text.contains("404"), "{text}");
+    assert_eq!(server.hits(&format!("{}.sha512", k8s_path(V, "kubelet"))), 1, "a 404 is not retried");
+    assert_eq!(server.hits(&k8s_path(V, "kubelet")), 0);
+    assert_listing(dest.path(), &[]);
+}
+
+#[test]
+fn kubernetes_from_1_26_fails_closed_without_a_verified_signature() {
+    let server = Server::start();
+    publish_kubelet(&server, V, 8, 50_000);
+    let dest = tempdir();
+    let args = |dest: &Path| -> Vec<String> {
+        let all = fetch_args(&server, dest, &["kubelet", V], &[]);
+        all.into_iter().filter(|a| a != "--insecure-skip-signature").collect()
+    };
+    // No .sig/.cert published: a missing signature fails before the download.
+    let run = kverify(args(dest.path()));
+    run.code(1);
+    let text = format!("{}{}", run.stdout, run.stderr);
+    assert!(text.contains("kubelet.sig"), "{text}");
+    assert_eq!(server.hits(&k8s_path(V, "kubelet")), 0);
+    assert_listing(dest.path(), &[]);
+    // Present but not valid: still nothing installed.
+    let path = k8s_path(V, "kubelet");
+    server.put(&format!("{path}.sig"), "MEUCIQDx");
+    server.put(&format!("{path}.cert"), "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==");
+    kverify(args(dest.path())).code(1);
+    assert_listing(dest.path(), &[]);
+    // Before v1.26 nothing is signed: checksums alone install.
+    let old = publish_kubelet(&server, "v1.25.9", 9, 50_000);
+    let mut a = args(dest.path());
+    a[2] = "v1.25.9".into();
+    kverify(a).code(0);
+    assert_installed(dest.path(), "kubelet", &old);
+}
+
+#[test]
+fn etcd_installs_its_three_binaries_and_nothing_else() {
+    let server = Server::start();
+    let release = publish_etcd(&server, "v3.5.12");
+    let dest = tempdir();
+    let run = fetch(&server, dest.path(), &["etcd", "v3.5.12"], &[]);
+    run.code(0);
+    assert_listing(dest.path(), &["etcd", "etcdctl", "etcdutl"]);
+    for (name, data) in &release.binaries {
+        assert_installed(dest.path(), name, data);
+    }
+    assert!(run.line_with("etcd v3.5.12").contains("etcd, etcdctl, etcdutl"), "{}", run.stdout);
+}
+
+#[test]
+fn containerd_installs_every_file_under_bin_with_or_without_v() {
+    let server = Server::start();
+    let release = publish_containerd(&server, "1.7.13");
+    for version in ["v1.7.13", "1.7.13"] {
+        let dest = tempdir();
+        fetch(&server, dest.path(), &["containerd", version], &[]).code(0);
+        assert_listing(dest.path(), &release.names().iter().map(String::as_str).collect::<Vec<_>>());
+        for (name, data) in &release.binaries {
+            assert_installed(dest.path(), name, data);
+        }
+    }
+}
+
+#[test]
+fn crictl_runc_cni_and_helm_install_from_their_layouts() {
+    let server = Server::start();
+    let releases = [
+        publish_crictl(&server, "v1.29.0"),
+        publish_runc(&server, "v1.1.12"),
+        publish_cni(&server, "v1.4.0"),
+        publish_helm(&server, "v3.14.0"),
+    ];
+    let dest = tempdir();
+    let run = fetch(&server, dest.path(), &["crictl@v1.29.0", "runc@1.1.12", "cni-plugins@v1.4.0", "helm@3.14.0"], &[]);
+    run.code(0);
+    let mut names: Vec<String> = releases.iter().flat_map(|r| r.names()).collect();
+    names.sort();
+    assert_eq!(listing(dest.path()), names);
+    for (name, data) in releases.iter().flat_map(|r| r.binaries.iter()) {
+        assert_installed(dest.path(), name, data);
+    }
+}
+
+#[test]
+fn keep_archive_keeps_the_verified_archive_only() {
+    let server = Server::start();
+    let release = publish_etcd(&server, "v3.5.12");
+    let dest = tempdir();
+    fetch(&server, dest.path(), &["etcd", "v3.5.12", "--keep-archive"], &[]).code(0);
+    let name = "etcd-v3.5.12-linux-amd64.tar.gz";
+    assert_listing(dest.path(), &[name]);
+    assert!(std::fs::read(dest.path().join(name)).unwrap() == release.archive);
+    assert_eq!(mode(&dest.path().join(name)), 0o644, "an archive is data, not a program");
+    // Kept archives are idempotent like binaries.
+    fetch(&server, dest.path(), &["etcd", "v3.5.12", "--keep-archive"], &[]).code(0);
+    assert_eq!(server.hits(&release.path), 1);
+}
+
+/// etcd v3.5.12's three binaries followed by `hostile` (last, so the good binaries are
+/// already staged when the bad entry is met).
+fn etcd_with(hostile: Vec<Entry>) -> (Vec<u8>, Vec<(String, Vec<u8>)>) {
+    let top = "etcd-v3.5.12-linux-amd64";
+    let binaries: Vec<(String, Vec<u8>)> =
+        ["etcd", "etcdctl", "etcdutl"].iter().map(|n| (n.to_string(), bytes(n.len() as u64, 20_000))).collect();
+    let mut entries = vec![Entry::dir(&format!("{top}/"))];
+    // setuid, world-writable: the archive's modes are not trusted, the catalog's 0755 is.
+    entries.extend(binaries.iter().map(|(n, d)| Entry::file(&format!("{top}/{n}"), d, 0o6777)));
+    entries.extend(hostile);
+    (tar_gz(&entries), binaries)
+}
+
+/// A PAX extended header that sets the next entry's path.
+fn pax_path(path: &str) -> Entry {
+    let body = format!(" path={path}\n");
+    let mut len = body.len() + 1;
+    while format!("{len}{body}").len() != len {
+        len += 1;
+    }
+    Entry { data: format!("{len}{body}").into_bytes(), ..Entry::special("PaxHeaders/x", tar::EntryType::XHeader) }
+}
+
+/// A GNU long-name entry that sets the next entry's path.
+fn gnu_long_name(path: &str) -> Entry {
+    Entry { data: format!("{path}\0").into_bytes(), ..Entry::special("././@LongLink", tar::EntryType::GNULongName) }
+}
+
+#[test]
+fn hostile_archives_are_refused_whole_and_nothing_escapes() {
+    let top = "etcd-v3.5.12-linux-amd64";
+    let root = tempdir();
+    let absolute = root.path().join("absolute-escape");
+    let cases: Vec<(&str, Vec<Entry>)> = vec![
+        ("dot-dot", vec![Entry::file("../../escaped", b"evil", 0o755)]),
+        ("dot-dot inside", vec![Entry::file(&format!("{top}/../../escaped"), b"evil", 0o755)]),
+        ("absolute", vec![Entry::file(absolute.to_str().unwrap(), b"evil", 0o755)]),
+        ("symlink", vec![Entry::symlink(&format!("{top}/Documentation"), "/etc")]),
+        ("hardlink", vec![Entry::hardlink(&format!("{top}/etcd2"), "/etc/passwd")]),
+        ("character device", vec![Entry::special(&format!("{top}/tty"), tar::EntryType::Char)]),
+        ("block device", vec![Entry::special(&format!("{top}/sda"), tar::EntryType::Block)]),
+        ("fifo", vec![Entry::special(&format!("{top}/pipe"), tar::EntryType::Fifo)]),
+        ("oversized", vec![Entry::oversized(&format!("{top}/huge"), 2 * 1024 * 1024 * 1024)]),
+        ("second etcd", vec![Entry::file(&format!("{top}/etcd"), b"evil", 0o755)]),
+        // The real path in a PAX header or a GNU long name, behind a harmless-looking one.
+        ("pax path", vec![pax_path("../../escaped"), Entry::file(&format!("{top}/README2.md"), b"evil", 0o644)]),
+        (
+            "gnu long name",
+            vec![gnu_long_name("../../escaped"), Entry::file(&format!("{top}/README3.md"), b"evil", 0o644)],
+        ),
+    ];
+    let server = Server::start();
+    for (what, hostile) in cases {
+        let (archive, binaries) = etcd_with(hostile);
+        publish_etcd_archive(&server, "v3.5.12", &archive, binaries);
+        let dest = root.path().join("a/b/dest");
+        std::fs::create_dir_all(&dest).unwrap();
+        let run = fetch(&server, &dest, &["etcd", "v3.5.12"], &[]);
+        assert_eq!(run.code, 1, "{what}: {run:?}");
+        assert!(format!("{}{}", run.stdout, run.stderr).contains("hostile"), "{what}: {run:?}");
+        assert_listing(&dest, &[]);
+        assert_listing(root.path(), &["a"]);
+        assert_listing(&root.path().join("a"), &["b"]);
+        assert_listing(&root.path().join("a/b"), &["dest"]);
+        assert!(!absolute.exists(), "{what}");
+    }
+    // The same archive without the hostile entry installs.
+    let (archive, binaries) = etcd_with(Vec::new());
+    publish_etcd_archive(&server, "v3.5.12", &archive, binaries.clone());
+    let dest = root.path().join("a/b/dest");
+    fetch(&server, &dest, &["etcd", "v3.5.12"], &[]).code(0);
+    for (name, data) in &binaries {
+        assert_installed(&dest, name, data);
+    }
+}
+
+#[test]
+fn an_archive_missing_a_required_binary_installs_nothing() {
+    let server = Server::start();
+    let top = "etcd-v3.5.12-linux-amd64";
+    let entries = vec![
+        Entry::file(&format!("{top}/etcd"), b"etcd", 0o755),
+        Entry::file(&format!("{top}/etcdctl"), b"etcdctl", 0o755),
+        Entry::file(&format!("{top}/README.md"), b"# etcd", 0o644),
+    ];
+    publish_etcd_archive(&server, "v3.5.12", &tar_gz(&entries), Vec::new());
+    let dest = tempdir();
+    let run = fetch(&server, dest.path(), &["etcd", "v3.5.12"], &[]);
+    run.code(1);
+    assert!(format!("{}{}", run.stdout, run.stderr).contains("etcdutl is not in the archive"), "{run:?}");
+    assert_listing(dest.path(), &[]);
+
+    // containerd with an empty bin/.
+    publish_containerd_archive(
+        &server,
+        "1.7.13",
+        &tar_gz(&[Entry::dir("bin/"), Entry::file("README.md", b"x", 0o644)]),
+        Vec::new(),
+    );
+    fetch(&server, dest.path(), &["containerd", "1.7.13"], &[]).code(1);
+    assert_listing(dest.path(), &[]);
+
+    // Not a tar.gz at all, though the checksum matches.
+    publish_containerd_archive(&server, "1.7.13", b"<html>not an archive</html>", Vec::new());
+    fetch(&server, dest.path(), &["containerd", "1.7.13"], &[]).code(1);
+    assert_listing(dest.path(), &[]);
+}
+
+#[test]
+fn a_destination_that_is_a_symlink_is_refused_and_left_alone() {
+    let server = Server::start();
+    publish_kubelet(&server, V, 10, 50_000);
+    let root = tempdir();
+    let target = write(root.path(), "elsewhere/kubelet", b"the real one");
+    let dest = root.path().join("bin");
+    std::fs::create_dir(&dest).unwrap();
+    std::os::unix::fs::symlink(&target, dest.join("kubelet")).unwrap();
+    let mut run = fetch(&server, &dest, &["kubelet", V], &[]);
+    run.code(3);
+    assert!(format!("{}{}", run.stdout, run.stderr).contains("symbolic link"), "{run:?}");
+    assert_eq!(std::fs::read_link(dest.join("kubelet")).unwrap(), target);
+    assert_eq!(std::fs::read(&target).unwrap(), b"the real one");
+    assert_listing(&dest, &["kubelet"]);
+    assert_eq!(server.hits(&k8s_path(V, "kubelet")), 0);
+
+    // A directory where the binary should go is not replaced either.
+    std::fs::remove_file(dest.join("kubelet")).unwrap();
+    write(&dest, "kubelet/keep", b"x");
+    run = fetch(&server, &dest, &["kubelet", V], &[]);
+    run.code(3);
+    assert_eq!(listing(&dest.join("kubelet")), ["keep"]);
+    std::fs::remove_dir_all(dest.join("kubelet")).unwrap();
+    std::os::unix::fs::symlink(&target, dest.join("kubelet")).unwrap();
+
+    // One binary of an archive behind a link: none of the archive's binaries is installed.
+    let release = publish_containerd(&server, "1.7.13");
+    std::fs::remove_file(dest.join("kubelet")).unwrap();
+    std::os::unix::fs::symlink(&target, dest.join("ctr")).unwrap();
+    fetch(&server, &dest, &["containerd", "1.7.13"], &[]).code(3);
+    assert_listing(&dest, &["ctr"]);
+    assert_eq!(std::fs::read(&target).unwrap(), b"the real one");
+    assert!(release.names().contains(&"ctr".to_string()));
+}
+
+#[test]
+fn a_destination_that_cannot_be_written_is_exit_3() {
+    let server = Server::start();
+    publish_kubelet(&server, V, 11, 50_000);
+    let root = tempdir();
+    let missing = root.path().join("no-such-dir");
+    let run = fetch(&server, &missing, &["kubelet", V], &[]);
+    run.code(3);
+    assert!(run.stderr.contains("no-such-dir"), "{run:?}");
+    let file = write(root.path(), "a-file", b"x");
+    fetch(&server, &file, &["kubelet", V], &[]).code(3);
+
+    let dest = unwritable_dir(root.path());
+    let before = listing(&dest);
+    let run = fetch(&server, &dest, &["kubelet", V], &[]);
+    run.code(3);
+    assert!(
+        run.stderr.contains(&dest.display().to_string()) || run.stdout.contains(&dest.display().to_string()),
+        "{run:?}"
+    );
+    assert_eq!(listing(&dest), before);
+}
+
+/// A directory this process cannot create files in: mode 0555, or where root ignores
+/// modes (the tests run as root in CI), a kernel directory that refuses new files.
+fn unwritable_dir(root: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = root.join("read-only");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    if std::fs::File::create(dir.join("probe")).is_err() {
+        return dir;
+    }
+    std::fs::remove_file(dir.join("probe")).unwrap();
+    for candidate in ["/sys", "/proc/self"] {
+        let probe = Path::new(candidate).join(".kverify-probe");
+        if std::fs::File::create(&probe).is_err() {
+            return candidate.into();
+        }
+        let _ = std::fs::remove_file(probe);
+    }
+    panic!("no unwritable directory found on this machine");
+}
+
+#[test]
+fn version_markers_resolve_through_dl_k8s_io() {
+    let server = Server::start();
+    let v0 = publish_kubelet(&server, "v1.29.0", 12, 40_000);
+    let v3 = publish_kubelet(&server, "v1.29.3", 13, 40_000);
+    publish_marker(&server, "stable", "v1.29.0");
+    publish_marker(&server, "latest-1.29", "v1.29.3\n");
+    let dest = tempdir();
+    let run = fetch(&server, dest.path(), &["kubelet", "stable"], &[]);
+    run.code(0);
+    assert!(run.line_with("kubelet").contains("v1.29.0"), "{}", run.stdout);
+    assert_installed(dest.path(), "kubelet", &v0);
+    let run = fetch(&server, dest.path(), &["kubelet@latest-1.29"], &[]);
+    run.code(0);
+    assert!(run.line_with("kubelet").contains("v1.29.3"), "{}", run.stdout);
+    assert_installed(dest.path(), "kubelet", &v3);
+    assert_eq!(server.hits("release/stable.txt"), 1);
+
+    // A marker that holds a web page, not a version.
+    server.fault("release/stable.txt", Fault::Html);
+    let run = fetch(&server, dest.path(), &["kubelet", "stable"], &[]);
+    run.code(1);
+    assert!(run.stderr.contains("release/stable.txt"), "{run:?}");
+    assert_installed(dest.path(), "kubelet", &v3);
+}
+
+#[test]
+fn several_artifacts_download_in_parallel() {
+    let server = Server::start();
+    let slow = Fault::Trickle { chunk: 16 * 1024, pause: Duration::from_millis(30) };
+    let mut published = Vec::new();
+    for (i, name) in ["kubelet", "kubectl", "kubeadm"].iter().enumerate() {
+        let data = bytes(20 + i as u64, 160_000);
+        publish_k8s(&server, V, name, &data);
+        server.fault(&k8s_path(V, name), slow.clone());
+        published.push((name.to_string(), data));
+    }
+    let etcd = publish_etcd(&server, "v3.5.12");
+    server.fault(&etcd.path, slow);
+    let dest = tempdir();
+    let run = fetch(
+        &server,
+        dest.path(),
+        &["kubelet@v1.29.0", "kubectl@v1.29.0", "kubeadm@1.29.0", "etcd@v3.5.12"],
+        &["--json"],
+    );
+    run.code(0);
+    assert_eq!(run.json().len(), 4, "{}", run.stdout);
+    assert_listing(dest.path(), &["etcd", "etcdctl", "etcdutl", "kubeadm", "kubectl", "kubelet"]);
+    for (name, data) in published.iter().chain(etcd.binaries.iter()) {
+        assert_installed(dest.path(), name, data);
+    }
+    assert!(server.max_concurrent() >= 2, "downloads ran one at a time");
+}
+
+#[test]
+fn one_failure_among_several_fails_the_run_and_only_that_artifact() {
+    let server = Server::start();
+    let kubelet = publish_kubelet(&server, V, 30, 60_000);
+    publish_k8s(&server, V, "kubectl", &bytes(31, 60_000));
+    server.put(&k8s_path(V, "kubectl"), bytes(32, 60_000));
+    let dest = tempdir();
+    let run = fetch(&server, dest.path(), &["kubelet@v1.29.0", "kubectl@v1.29.0"], &[]);
+    run.code(1);
+    assert!(run.line_with("kubelet v1.29.0").starts_with("OK"), "{}", run.stdout);
+    assert!(run.line_with("kubectl v1.29.0").starts_with("FAIL"), "{}", run.stdout);
+    assert!(run.stdout.contains("1 artifacts verified, 1 failed"), "{}", run.stdout);
+    assert_listing(dest.path(), &["kubelet"]);
+    assert_installed(dest.path(), "kubelet", &kubelet);
+
+    // A tampered artifact outranks a network error: exit 1, never "retry later".
+    server.fault(&k8s_path(V, "kubelet"), Fault::Status(503));
+    std::fs::remove_file(dest.path().join("kubelet")).unwrap();
+    fetch(&server, dest.path(), &["kubelet@v1.29.0", "kubectl@v1.29.0"], &[]).code(1);
+    assert_listing(dest.path(), &[]);
+}
+
+#[test]
+fn json_reports_one_object_per_artifact() {
+    let server = Server::start();
+    let data = publish_kubelet(&server, V, 40, 30_000);
+    publish_k8s(&server, V, "kubectl", &bytes(41, 30_000));
+    server.put(&k8s_path(V, "kubectl"), bytes(42, 30_000));
+    let dest = tempdir();
+    let run = fetch(&server, dest.path(), &["kubelet@v1.29.0", "kubectl@v1.29.0"], &["--json"]);
+    run.code(1);
+    assert!(run.stderr.lines().all(|l| !l.starts_with('{')), "JSON goes to stdout only");
+    let rows = run.json();
+    assert_eq!(rows.len(), 2, "{}", run.stdout);
+    let row = |c: &str| rows.iter().find(|r| r["component"] == c).unwrap_or_else(|| panic!("{c}: {rows:?}")).clone();
+    let ok = row("kubelet");
+    let upstream = format!("https://dl.k8s.io/{}", k8s_path(V, "kubelet"));
+    assert_eq!(ok["status"], "ok");
+    assert_eq!(ok["url"], upstream);
+    assert_eq!(ok["version"], "v1.29.0");
+    assert_eq!(ok["platform"], "linux/amd64");
+    assert_eq!(ok["path"], dest.path().join("kubelet").display().to_string());
+    assert_eq!(ok["digests"]["sha256"], sha256_hex(&data));
+    assert_eq!(ok["digests"]["sha512"], sha512_hex(&data));
+    let checksum = ok["evidence"]["checksum"].as_str().unwrap();
+    assert!(
+        checksum.contains(&format!("{upstream}.sha256")) && checksum.contains(&format!("{upstream}.sha512")),
+        "{ok}"
+    );
+    assert!(ok["evidence"]["signature"].is_null(), "{ok}");
+    assert!(ok["evidence"].get("pin").is_some(), "{ok}");
+    assert!(ok["message"].is_string(), "{ok}");
+    let fail = row("kubectl");
+    assert_eq!(fail["status"], "fail");
+    assert_eq!(fail["digests"]["sha256"], sha256_hex(&bytes(42, 30_000)));
+    assert!(fail["message"].as_str().unwrap().contains("mismatch"), "{fail}");
+    assert!(fail.get("path").is_none() || fail["path"].is_null(), "{fail}");
+}
+
+#[test]
+fn usage_errors_are_exit_2_before_any_download() {
+    let server = Server::start();
+    publish_kubelet(&server, V, 50, 10_000);
+    let dest = tempdir();
+    for (what, targets, extra) in [
+        ("unknown component", vec!["kubelett", V], vec![]),
+        ("unknown platform", vec!["kubelet", V], vec!["--os", "windows"]),
+        ("unknown arch", vec!["kubelet", V], vec!["--arch", "sparc"]),
+        ("bad version", vec!["kubelet", "1.29"], vec![]),
+        ("version with a path", vec!["kubelet", "v1.29.0/../x"], vec![]),
+        ("no version", vec!["kubelet"], vec![]),
+        ("marker for etcd", vec!["etcd", "stable"], vec![]),
+        ("one bad target of two", vec!["kubelet@v1.29.0", "kubelett@v1.29.0"], vec![]),
+    ] {
+        let run = fetch(&server, dest.path(), &targets, &extra);
+        assert_eq!(run.code, 2, "{what}: {run:?}");
+        assert!(run.stderr.starts_with("error:"), "{what}: {run:?}");
+    }
+    assert!(server.requests().is_empty(), "{:?}", server.paths());
+    assert_listing(dest.path(), &[]);
+}
+
+#[test]
+fn two_processes_fetching_the_same_target_both_end_cleanly() {
+    let server = Server::start();
+    let data = publish_kubelet(&server, V, 60, 400_000);
+    server.fault(&k8s_path(V, "kubelet"), Fault::Trickle { chunk: 32 * 1024, pause: Duration::from_millis(20) });
+    server.put(&k8s_path(V, "kubelet"), data.clone());
+    let dest = tempdir();
+    let previous = previous_binary(dest.path(), "kubelet");
+    let spawn = || {
+        let args = fetch_args(&server, dest.path(), &["kubelet", V], &[]);
+        kverify_cmd().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    // Each stages its own temporary file and renames it over the name: both succeed
+    // (neither removes the other's download in progress).
+    assert!(a.status.success() && b.status.success(), "{a:?}\n{b:?}");
+    assert!(server.max_concurrent() >= 2, "the two downloads did not overlap");
+    assert_listing(dest.path(), &["kubelet"]);
+    assert_installed(dest.path(), "kubelet", &data);
+    assert!(data != previous);
+}
+
+/// A download killed mid-way leaves the previous binary; the next run installs and
+/// removes the dead process's temporary file.
+#[test]
+fn a_process_killed_mid_download_loses_nothing() {
+    let server = Server::start();
+    let data = publish_kubelet(&server, V, 70, 1_000_000);
+    server.fault(&k8s_path(V, "kubelet"), Fault::StallBody);
+    let dest = tempdir();
+    let previous = previous_binary(dest.path(), "kubelet");
+    let args = fetch_args(&server, dest.path(), &["kubelet", V], &["--timeout", "30"]);
+    let mut child = kverify_cmd().args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+
+    // Wait until half the body sits in the temporary file.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let partial = loop {
+        let found = std::fs::read_dir(dest.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(".kverify-kubelet-"));
+        if let Some(p) = found.filter(|p| std::fs::metadata(p).map(|m| m.len() >= 500_000).unwrap_or(false)) {
+            break p;
+        }
+        assert!(Instant::now() < deadline, "no partial download appeared: {:?}", listing(dest.path()));
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(partial.to_string_lossy().ends_with(".partial"), "{}", partial.display());
+    assert_installed(dest.path(), "kubelet", &previous);
+    child.kill().unwrap(); // SIGKILL: no destructor, no cleanup
+    child.wait().unwrap();
+    assert_installed(dest.path(), "kubelet", &previous);
+    assert!(partial.exists(), "a killed process cannot remove its temporary file");
+
+    // The next run installs the release and removes the dead process's leftover.
+    server.clear_fault(&k8s_path(V, "kubelet"));
+    fetch(&server, dest.path(), &["kubelet", V], &[]).code(0);
+    assert_listing(dest.path(), &["kubelet"]);
+    assert_installed(dest.path(), "kubelet", &data);
+}
+
+#[test]
+fn only_temporary_files_of_dead_processes_are_removed() {
+    let server = Server::start();
+    let data = publish_kubelet(&server, V, 71, 20_000);
+    let dest = tempdir();
+    let dead = {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    };
+    let alive = std::process::id();
+    let names = [
+        format!(".kverify-kubelet-{dead}-AbC123.partial"), // a killed kverify's: removed
+        format!(".kverify-kubelet-{alive}-AbC123.partial"), // a running download's: kept
+        format!(".kverify-kubectl-{dead}-AbC123.partial"), // another artifact's: kept
+        ".kverify-kubelet-AbC123.partial".to_string(),     // not ours to judge: kept
+        format!(".kverify-kubelet-{dead}-notes.txt"),      // not a partial: kept
+    ];
+    for name in &names {
+        write(dest.path(), name, b"partial");
+    }
+    fetch(&server, dest.path(), &["kubelet", V], &[]).code(0);
+    let mut want: Vec<&str> = names[1..].iter().map(String::as_str).collect();
+    want.push("kubelet");
+    assert_listing(dest.path(), &want);
+    assert_installed(dest.path(), "kubelet", &data);
+}
+
+#[test]
+fn without_dest_the_current_directory_is_the_destination() {
+    let server = Server::start();
+    let data = publish_kubelet(&server, V, 80, 20_000);
+    let cwd = tempdir();
+    let mut args = fetch_args(&server, cwd.path(), &["kubelet", V], &[]);
+    let at = args.iter().position(|a| a == "--dest").unwrap();
+    args.drain(at..at + 2);
+    let out = kverify_cmd().args(args).current_dir(cwd.path()).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_listing(cwd.path(), &["kubelet"]);
+    assert_installed(cwd.path(), "kubelet", &data);
+}

@@ -1,0 +1,673 @@
+//! `kverify node` on fake hosts: roots built in temp dirs with binaries of the right and
+//! wrong bytes, modes, owners, links and units, audited against a lock or a release.
+
+use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use kverify::lock::{Lock, Pin, PinnedFile};
+use serde_json::Value;
+
+use crate::support::*;
+
+/// Whether this process can own files as root and chown them; the audit fails every file
+/// a non-root user owns, so most of these tests need it (CI runs as root).
+fn is_root() -> bool {
+    let dir = tempdir();
+    let probe = write(dir.path(), "probe", b"");
+    std::fs::metadata(probe).unwrap().uid() == 0
+}
+
+macro_rules! require_root {
+    () => {
+        if !is_root() {
+            eprintln!("skipped: needs root (the audit fails files not owned by uid 0)");
+            return;
+        }
+    };
+}
+
+/// A host's root in a temp dir, and a lock beside it.
+struct Host {
+    dir: tempfile::TempDir,
+}
+
+impl Host {
+    fn new() -> Host {
+        let host = Host { dir: tempdir() };
+        std::fs::create_dir(host.root()).unwrap();
+        for d in ["root/usr/bin", "root/usr/local/bin"] {
+            host.mkdir(d.strip_prefix("root/").unwrap(), 0o755);
+        }
+        host.chmod("", 0o755);
+        host
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    fn at(&self, rel: &str) -> PathBuf {
+        self.root().join(rel)
+    }
+
+    /// Creates `rel` with `mode`, and its missing parents with 0755 (root-owned when run
+    /// as root).
+    fn mkdir(&self, rel: &str, mode: u32) {
+        let mut path = self.root();
+        let parts: Vec<_> = Path::new(rel).components().collect();
+        for (i, part) in parts.iter().enumerate() {
+            path.push(part);
+            if !path.exists() {
+                std::fs::create_dir(&path).unwrap();
+                let mode = if i + 1 == parts.len() { mode } else { 0o755 };
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            }
+        }
+    }
+
+    fn chmod(&self, rel: &str, mode: u32) {
+        std::fs::set_permissions(self.at(rel), std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    /// Installs `bytes` at `rel` with mode 0755, parents 0755.
+    fn install(&self, rel: &str, bytes: &[u8]) -> PathBuf {
+        if let Some(parent) = Path::new(rel).parent() {
+            self.mkdir(&parent.to_string_lossy(), 0o755);
+        }
+        let path = self.at(rel);
+        std::fs::write(&path, bytes).unwrap();
+        self.chmod(rel, 0o755);
+        path
+    }
+
+    fn link(&self, rel: &str, target: &str) {
+        if let Some(parent) = Path::new(rel).parent() {
+            self.mkdir(&parent.to_string_lossy(), 0o755);
+        }
+        symlink(target, self.at(rel)).unwrap();
+    }
+
+    fn lock(&self, pins: Vec<Pin>) -> PathBuf {
+        let mut lock = Lock::new("sha256:0123456789abcdef".into());
+        pins.into_iter().for_each(|p| lock.put(p));
+        let path = self.dir.path().join("kverify.lock");
+        std::fs::write(&path, lock.to_text()).unwrap();
+        path
+    }
+
+    /// `kverify node --root ROOT --lock LOCK --json` plus `extra`.
+    fn audit(&self, lock: &Path, extra: &[&str]) -> Run {
+        let mut args: Vec<String> =
+            vec!["node".into(), "--json".into(), "--root".into(), self.root().display().to_string()];
+        args.extend(["--lock".into(), lock.display().to_string()]);
+        args.extend(["--os", "linux", "--arch", "amd64"].map(String::from));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut cmd = kverify_cmd();
+        cmd.args(&args).env("KVERIFY_NODE_NAME", "node-1");
+        let out = cmd.output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// A Kubernetes binary pinned as it is published: one file.
+fn pin(component: &str, version: &str, bytes: &[u8]) -> Pin {
+    Pin {
+        component: component.into(),
+        version: version.into(),
+        platform: "linux/amd64".into(),
+        url: format!("https://dl.k8s.io/release/{version}/bin/linux/amd64/{component}"),
+        file: component.into(),
+        sha256: sha256_hex(bytes),
+        sha512: Some(sha512_hex(bytes)),
+        checksums: vec![format!("https://dl.k8s.io/release/{version}/bin/linux/amd64/{component}.sha256")],
+        signature: None,
+        files: vec![],
+    }
+}
+
+/// etcd pinned as it is published: an archive, with the binaries inside.
+fn etcd_pin(binaries: &[(&str, &[u8])]) -> Pin {
+    let archive = "etcd-v3.5.12-linux-amd64.tar.gz";
+    Pin {
+        component: "etcd".into(),
+        version: "v3.5.12".into(),
+        platform: "linux/amd64".into(),
+        url: format!("https://github.com/etcd-io/etcd/releases/download/v3.5.12/{archive}"),
+        file: archive.into(),
+        sha256: sha256_hex(b"the archive"),
+        sha512: None,
+        checksums: vec!["https://github.com/etcd-io/etcd/releases/download/v3.5.12/SHA256SUMS".into()],
+        signature: None,
+        files: binaries
+            .iter()
+            .map(|(name, bytes)| PinnedFile {
+                name: format!("etcd-v3.5.12-linux-amd64/{name}"),
+                sha256: sha256_hex(bytes),
+                sha512: sha512_hex(bytes),
+            })
+            .collect(),
+    }
+}
+
+/// The one finding of `check` about the binary at host path `path`.
+#[track_caller]
+fn finding<'a>(rows: &'a [Value], check: &str, path: &str) -> &'a Value {
+    let found: Vec<&Value> = rows.iter().filter(|r| r["check"] == check && r["path"] == path).collect();
+    assert_eq!(found.len(), 1, "one {check} finding for {path}, in:\n{rows:#?}");
+    found[0]
+}
+
+#[track_caller]
+fn no_finding(rows: &[Value], check: &str, path: &str) {
+    assert!(
+        !rows.iter().any(|r| r["check"] == check && r["path"] == path),
+        "no {check} finding for {path}:\n{rows:#?}"
+    );
+}
+
+#[track_caller]
+fn says(row: &Value, status: &str, severity: &str, reason: &str) {
+    assert_eq!(
+        (row["status"].as_str(), row["severity"].as_str(), row["reason"].as_str()),
+        (Some(status), Some(severity), Some(reason)),
+        "{row:#}"
+    );
+}
+
+#[test]
+fn a_clean_host_verifies_reports_unlisted_and_missing_and_exits_0() {
+    require_root!();
+    let h = Host::new();
+    let (kubectl, kubelet, etcd) = (bytes(1, 70_000), bytes(2, 90_000), bytes(3, 50_000));
+    h.install("usr/local/bin/kubectl", &kubectl);
+    h.install("usr/bin/kubelet", &kubelet);
+    h.install("usr/local/bin/etcd", &etcd);
+    h.install("usr/bin/runc", &bytes(4, 3000));
+    h.install("usr/bin/bash", &bytes(5, 3000)); // not a node binary: not looked at
+    let lock = h.lock(vec![
+        pin("kubectl", "v1.29.4", &kubectl),
+        pin("kubelet", "v1.29.4", &kubelet),
+        pin("kubeadm", "v1.29.4", &bytes(6, 100)),
+        etcd_pin(&[("etcd", &etcd), ("etcdctl", &bytes(7, 100))]),
+    ]);
+    let run = h.audit(&lock, &[]);
+    run.code(0);
+    let rows = run.json();
+    let ok = finding(&rows, "digest", "/usr/local/bin/kubectl");
+    says(ok, "ok", "info", "match");
+    assert_eq!((ok["component"].as_str(), ok["version"].as_str()), (Some("kubectl"), Some("v1.29.4")));
+    assert_eq!(ok["platform"], "linux/amd64");
+    assert_eq!(ok["digests"]["sha256"], sha256_hex(&kubectl));
+    assert_eq!(ok["evidence"]["pin"], lock.display().to_string());
+    assert_eq!(ok["evidence"]["checksum"], "https://dl.k8s.io/release/v1.29.4/bin/linux/amd64/kubectl.sha256");
+    assert_eq!(ok["evidence"]["found_by"], serde_json::json!(["search path /usr/local/bin"]));
+    assert_eq!((ok["evidence"]["mode"].as_str(), ok["evidence"]["owner"]["uid"].as_u64()), (Some("0755"), Some(0)));
+    assert_eq!(ok["node"], "node-1");
+    says(finding(&rows, "digest", "/usr/bin/kubelet"), "ok", "info", "match");
+    let etcd_row = finding(&rows, "digest", "/usr/local/bin/etcd");
+    says(etcd_row, "ok", "info", "match");
+    assert_eq!(etcd_row["component"], "etcd");
+    let runc = finding(&rows, "digest", "/usr/bin/runc");
+    says(runc, "unlisted", "warning", "not-pinned");
+    assert!(runc["digests"]["sha256"].is_string(), "an unlisted binary's digest is shown: {runc:#}");
+    let missing: Vec<&str> =
+        rows.iter().filter(|r| r["status"] == "missing").map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(missing, ["etcdctl", "kubeadm"], "the archive itself is never missing: {rows:#?}");
+    assert!(rows.iter().all(|r| r["path"] != "/usr/bin/bash"));
+    assert!(!rows.iter().any(|r| r["status"] == "fail"), "{rows:#?}");
+
+    let text = run_text(&h, &lock);
+    assert!(text.line_with("/usr/local/bin/kubectl").starts_with("OK       digest"), "{}", text.stdout);
+    assert!(text.line_with("kubeadm").starts_with("MISSING"));
+    assert!(text.line_with("/usr/bin/runc").starts_with("UNLISTED"));
+    assert!(text.stdout.contains("4 binaries checked under"), "{}", text.stdout);
+    assert!(text.stdout.contains(": 3 verified, 2 missing, 1 unlisted"), "{}", text.stdout);
+}
+
+/// The audit in text (`--json` is a plain flag, so run without it).
+fn run_text(h: &Host, lock: &Path) -> Run {
+    let root = h.root().display().to_string();
+    let lock = lock.display().to_string();
+    kverify(["node", "--root", &root, "--lock", &lock, "--os", "linux", "--arch", "amd64"])
+}
+
+#[test]
+fn a_modified_binary_fails_with_expected_and_computed_digests() {
+    let h = Host::new();
+    let genuine = bytes(1, 70_000);
+    let mut tampered = genuine.clone();
+    tampered[4096] ^= 0xff;
+    h.install("usr/local/bin/kubectl", &tampered);
+    let lock = h.lock(vec![pin("kubectl", "v1.29.4", &genuine)]);
+    let run = h.audit(&lock, &[]);
+    run.code(1);
+    let rows = run.json();
+    let row = finding(&rows, "digest", "/usr/local/bin/kubectl");
+    says(row, "fail", "critical", "mismatch");
+    assert_eq!(row["message"], "sha256 mismatch");
+    assert_eq!(row["digests"]["sha256"], sha256_hex(&tampered));
+
+    let text = run_text(&h, &lock);
+    text.code(1);
+    assert!(text.line_with("/usr/local/bin/kubectl").starts_with("FAIL     digest"), "{}", text.stdout);
+    assert!(text.line_with("expected").contains(&format!("sha256:{}  (from {}", sha256_hex(&genuine), lock.display())));
+    assert!(text.line_with("computed").contains(&sha256_hex(&tampered)));
+    assert!(text.stdout.contains("0 verified, 1 failed"), "{}", text.stdout);
+}
+
+#[test]
+fn group_and_world_writable_binaries_fail_the_mode_check() {
+    require_root!();
+    let h = Host::new();
+    let (kubectl, kubelet) = (bytes(1, 1000), bytes(2, 1000));
+    h.install("usr/local/bin/kubectl", &kubectl);
+    h.install("usr/local/bin/kubelet", &kubelet);
+    h.chmod("usr/local/bin/kubectl", 0o775);
+    h.chmod("usr/local/bin/kubelet", 0o757);
+    let lock = h.lock(vec![pin("kubectl", "v1.29.4", &kubectl), pin("kubelet", "v1.29.4", &kubelet)]);
+    let run = h.audit(&lock, &[]);
+    run.code(1);
+    let rows = run.json();
+    let group = finding(&rows, "mode", "/usr/local/bin/kubectl");
+    says(group, "fail", "critical", "group-writable");
+    assert_eq!(group["evidence"]["mode"], "0775");
+    let world = finding(&rows, "mode", "/usr/local/bin/kubelet");
+    says(world, "fail", "critical", "world-writable");
+    assert_eq!(world["evidence"]["mode"], "0757");
+    // The bytes are still the pinned ones: the digest check says so on its own line.
+    says(finding(&rows, "digest", "/usr/local/bin/kubectl"), "ok", "info", "match");
+    no_finding(&rows, "parent-writable", "/usr/local/bin/kubectl");
+}
+
+#[test]
+fn a_group_writable_parent_directory_fails_every_binary_below_it() {
+    require_root!();
+    let h = Host::new();
+    let (kubectl, kubelet) = (bytes(1, 1000), bytes(2, 1000));
+    h.install("usr/local/bin/kubectl", &kubectl);
+    h.install("usr/bin/kubelet", &kubelet);
+    h.chmod("usr/local", 0o775);
+    let lock = h.lock(vec![pin("kubectl", "v1.29.4", &kubectl), pin("kubelet", "v1.29.4", &kubelet)]);
+    let run = h.audit(&lock, &[]);
+    run.code(1);
+    let rows = run.json();
+    let row = finding(&rows, "parent-writable", "/usr/local/bin/kubectl");
+    says(row, "fail", "critical", "group-writable");
+    assert_eq!(
+        row["evidence"]["directories"],
+        serde_json::json!([{"path": "/usr/local", "uid": 0, "gid": 0, "mode": "0775", "exposure": "group-writable"}])
+    );
+    no_finding(&rows, "parent-writable", "/usr/bin/kubelet");
+    no_finding(&rows, "mode", "/usr/local/bin/kubectl");
+}
+
+#[test]
+fn a_world_writable_root_is_a_parent_too_but_nothing_above_it_is() {
+    require_root!();
+    let h = Host::new();
+    let kubectl = bytes(1, 1000);
+    h.install("usr/local/bin/kubectl", &kubectl);
+    let lock = h.lock(vec![pin("kubectl", "v1.29.4", &kubectl)]);
+    // The temp dir holding the root is 0700; make it world-writable: above --root, ignored.
+    std::fs::set_permissions(h.dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    h.audit(&lock, &[]).code(0);
+    h.chmod("", 0o777);
+    let run = h.audit(&lock, &[]);
+    run.code(1);
+    let rows = run.json();
+    let row = finding(&rows, "parent-writable", "/usr/local/bin/kubectl");
+    assert_eq!(row["evidence"]["directories"][0]["path"], "/");
+    std::fs::set_permissions(h.dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+}
+
+#[test]
+fn a_sticky_world_writable_directory_is_still_writable() {
+    require_root!();
+    let h = Host::new();
+    let kubectl = bytes(1, 1000);
+    h.install("opt/bin/kubectl", &kubectl);
+    h.chmod("opt/bin", 0o1777);
+    let lock = h.lock(vec![pin("kubectl", "v1.29.4", &kubectl)]);
+    let run = h.audit(&lock, &[]);
+    run.code(1);
+    let rows = run.json();
+    let row = finding(&rows, "parent-writable", "/opt/bin/kubectl");
+    says(row, "fail", "warning", "sticky-world-writable");
+    assert_eq!(row["evidence"]["directories"][0]["mode"], "1777");
+    says(finding(&rows, "digest", "/opt/bin/kubectl"), "ok", "info", "match");
+}
+
+#[test]
+fn a_symlink_into_a_writable_place_fails() {
+    require_root!();
+    let h = Host::new();
+    let (kubectl, kubelet) = (bytes(1, 1000), bytes(2, 1000));
+    h.mkdir("var/tmp", 0o1777);
+    h.install("var/tmp/kubectl", &kubectl);
+    h.link("usr/local/bin/kubectl", "/var/tmp/kubectl");
+    h.mkdir("home/ops/bin", 0o755);
+    h.install("home/ops/bin/kubelet", &kubelet);
+    h.chmod("home/ops/bin", 0o775);
+    h.link("usr/bin/kubelet", "../../home/ops/bin/kubelet");
+    let lock = h.lock(vec![pin("kubectl", "v1.29.4", &kubectl), pin("kubelet", "v1.29.4", &kubelet)]);
+    let run = h.audit(&lock, &[]);
+    run.code(1);
+    let rows = run.json();
+    let row = finding(&rows, "symlink", "/usr/local/bin/kubectl");
+    says(row, "fail", "critical", "sticky-world-writable");
+    assert_eq!(row["evidence"]["resolved"], "/var/tmp/kubectl");
+    assert_eq!(row["evidence"]["links"], serde_json::json!(["/usr/local/bin/kubectl -> /var/tmp/kubectl"]));
+    assert_eq!(row["evidence"]["directories"][0]["path"], "/var/tmp");
+    let row = finding(&rows, "symlink", "/usr/bin/kubelet");
+    says(row, "fail", "critical", "group-writable");
+    assert_eq!(row["evidence"]["directories"][0]["path"], "/home/ops/bin");
+    // A writable place behind a link is the link's finding, not the path's parents'.
+    no_finding(&rows, "parent-writable", "/usr/bin/kubelet");
+    says(finding(&rows, "digest", "/usr/bin/kubelet"), "ok", "info", "match");
+}
+
+#[test]
+fn symlink_targets_resolve_inside_the_root_never_the_auditors_filesystem() {
+    require_root!();
+    let h = Host::new();
+    let (kubectl, kubeadm) = (bytes(1, 1000), bytes(2, 1000));
+    // Absolute targets and `..` past the top both stay under --root, as on the host.
+    let dir = format!("kverify-test-{}", std::process::id());
+    h.install(&format!("{dir}/kubectl"), &kubectl);
+    h.install(&format!("{dir}/kubeadm"), &kubeadm);
+    assert!(!Path::new("/").join(&dir).exists());
+    h.link("usr/local/bin/kubectl", &format!("/{dir}/kubectl"));
+    h.link("usr/bin/kubeadm", &format!("../../../../../../../../{dir}/./kubeadm"));
+    // A link whose target is the auditor's own file, not the host's: there is none on the host.
+    h.link("usr/bin/kubelet", "/etc/hostname");
+    let lock = h.lock(vec![pin("kubectl", "v1.29.4", &kubectl), pin("kubeadm", "v1.29.4", &kubeadm)]);
+    let run = h.audit(&lock, &[]);
+    run.code(0);
+    let rows = run.json();
+    let row = finding(&rows, "digest", "/usr/local/bin/kubectl");
+    says(row, "ok", "info", "match");
+    assert_eq!(row["evidence"]["resolved"], format!("/{dir}/kubectl"));
+    says(finding(&rows, "digest", "/usr/bin/kubeadm"), "ok", "info", "match");
+    let dangling = finding(&rows, "symlink", "/usr/bin/kubelet");
+    says(dangling, "missing", "warning", "dangling");
+    assert!(dangling["message"].as_str().unwrap().contains("/etc does not exist"), "{dangling:#}");
+    no_finding(&rows, "symlink", "/usr/local/bin/kubectl");
+}
+
+#[test]
+fn binaries_and_directories_not_owned_by_root_fail() {
+    require_root!();
+    let h = Host::new();
+    let (kubectl, kubelet) = (bytes(1, 1000), bytes(2, 1000));
+    let file = h.install("usr/local/bin/kubectl", &kubectl);
+    std::os::unix::fs::chown(&file, Some(1000), Some(1000)).unwrap();
+    h.install("opt/bin/kubelet", &kubelet);
+    std::os::unix::fs::chown(h.at("opt/bin"), Some(1000), None).unwrap();
+    let lock = h.lock(vec![pin("kubectl", "v1.29.4", &kubectl), pin("kubelet", "v1.29.4", &kubelet)]);
+    let run = h.audit(&lock, &[]);
+    run.code(1);
+    let rows = run.json();
+    let row = finding(&rows, "owner", "/usr/local/bin/kubectl");
+    says(row, "fail", "critical", "owner-not-root");
+    assert_eq!(row["evidence"]["owner"], serde_json::json!({"uid": 1000, "gid": 1000}));
+    let row = finding(&rows, "parent-writable", "/opt/bin/kubelet");
+    says(row, "fail", "critical", "owner-not-root");
+    assert_eq!(row["evidence"]["directories"][0]["uid"], 1000);
+    no_finding(&rows, "owner", "/opt/bin/kubelet");
+}
+
+#[test]
+fn units_name_binaries_in_odd_places() {
+    require_root!();
+    let h = Host::new();
+    let (kubelet, containerd) = (bytes(1, 1000), bytes(2, 1000));
+    h.install("opt/k8s/v1.29.4/kubelet", &kubelet);
+    h.install("srv/containerd/bin/containerd", &containerd);
+    h.install("lib/systemd/system/kubelet.service", b"[Service]\nExecStart=/usr/bin/kubelet\nRestart=always\n");
+    h.install(
+        "etc/systemd/system/kubelet.service.d/10-kubeadm.conf",
+        b"[Service]\nExecStart=\nExecStart=/opt/k8s/v1.29.4/kubelet $KUBELET_KUBECONFIG_ARGS \\\n  $KUBELET_EXTRA_ARGS\n",
+    );
+    // A unit that is a link with an absolute target: read inside the root.
+    h.install("usr/lib/systemd/system/containerd.service", b"[Service]\nExecStart=-/srv/containerd/bin/containerd\n");
+    h.link("etc/systemd/system/containerd.service", "/usr/lib/systemd/system/containerd.service");
+    let lock = h.lock(vec![pin("kubelet", "v1.29.4", &kubelet)]);
+    let run = h.audit(&lock, &[]);
+    run.code(0);
+    let rows = run.json();
+    let row = finding(&rows, "digest", "/opt/k8s/v1.29.4/kubelet");
+    says(row, "ok", "info", "match");
+    assert_eq!(
+        row["evidence"]["found_by"],
+        serde_json::json!(["unit /etc/systemd/system/kubelet.service.d/10-kubeadm.conf"])
+    );
+    let row = finding(&rows, "digest", "/srv/containerd/bin/containerd");
+    says(row, "unlisted", "warning", "not-pinned");
+    let found_by: Vec<&str> =
+        row["evidence"]["found_by"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(
+        found_by,
+        ["unit /etc/systemd/system/containerd.service", "unit /usr/lib/systemd/system/containerd.service"]
+    );
+    // The stock unit names /usr/bin/kubelet, which is not there: reported, not failed.
+    let row = finding(&rows, "digest", "/usr/bin/kubelet");
+    says(row, "missing", "warning", "not-installed");
+    assert_eq!(row["message"], "named by unit /lib/systemd/system/kubelet.service, not found");
+    // kubelet is installed (found through its unit): not missing as a pin.
+    assert!(!rows.iter().any(|r| r["status"] == "missing" && r["path"].is_null()), "{rows:#?}");
+}
+
+#[test]
+fn a_binary_installed_under_another_name_is_found_by_its_digest() {
+    require_root!();
+    let h = Host::new();
+    let kubelet = bytes(1, 1000);
+    h.install("opt/k8s/kubelet-1.29.4", &kubelet);
+    h.install("etc/systemd/system/kubelet.service", b"ExecStart=/opt/k8s/kubelet-1.29.4\n");
+    let lock = h.lock(vec![pin("kubelet", "v1.29.4", &kubelet)]);
+    let run = h.audit(&lock, &[]);
+    run.code(0);
+    let rows = run.json();
+    let row = finding(&rows, "digest", "/opt/k8s/kubelet-1.29.4");
+    says(row, "ok", "info", "match");
+    assert_eq!(row["component"], "kubelet");
+    assert!(!rows.iter().any(|r| r["status"] == "missing"), "{rows:#?}");
+}
+
+#[test]
+fn either_pinned_version_passes_on_a_node_mid_upgrade() {
+    require_root!();
+    let h = Host::new();
+    let (old, new) = (bytes(1, 1000), bytes(2, 1000));
+    h.install("usr/bin/kubelet", &new);
+    h.install("usr/local/bin/kubelet", &bytes(3, 1000));
+    let lock = h.lock(vec![pin("kubelet", "v1.29.4", &old), pin("kubelet", "v1.30.0", &new)]);
+    let run = h.audit(&lock, &[]);
+    run.code(1);
+    let rows = run.json();
+    let row = finding(&rows, "digest", "/usr/bin/kubelet");
+    says(row, "ok", "info", "match");
+    assert_eq!(row["version"], "v1.30.0");
+    let row = finding(&rows, "digest", "/usr/local/bin/kubelet");
+    says(row, "fail", "critical", "mismatch");
+    assert_eq!(row["message"], "sha256 mismatch against every pinned version (v1.29.4, v1.30.0)");
+    assert!(!rows.iter().any(|r| r["status"] == "missing"), "the name is installed: {rows:#?}");
+    let text = run_text(&h, &lock);
+    assert_eq!(text.stdout.matches("expected  sha256:").count(), 2, "{}", text.stdout);
+}
+
+#[test]
+fn nothing_verified_is_a_failure_never_a_vacuous_pass() {
+    require_root!();
+    let h = Host::new();
+    h.install("usr/bin/runc", &bytes(1, 1000));
+    let lock = h.lock(vec![pin("kubelet", "v1.29.4", &bytes(2, 10))]);
+    let run = h.audit(&lock, &[]);
+    run.code(1);
+    assert!(run.json().iter().all(|r| r["status"] != "fail"));
+    let text = run_text(&h, &lock);
+    text.code(1);
+    assert!(text.stdout.contains("1 binary checked under"), "{}", text.stdout);
+    assert!(text.stdout.contains("nothing was verified, which is a failure"), "{}", text.stdout);
+    // An empty host, too.
+    let empty = Host::new();
+    empty.audit(&lock, &[]).code(1);
+}
+
+#[test]
+fn things_that_are_not_regular_files_are_never_opened() {
+    require_root!();
+    let h = Host::new();
+    let kubectl = bytes(1, 1000);
+    h.install("usr/local/bin/kubectl", &kubectl);
+    // Opening a FIFO for reading would block the audit forever.
+    let status = std::process::Command::new("mkfifo").arg(h.at("usr/bin/kubelet")).status().unwrap();
+    assert!(status.success());
+    h.mkdir("usr/bin/kubeadm", 0o755);
+    h.link("usr/bin/crictl", "crictl");
+    let lock = h.lock(vec![pin("kubectl", "v1.29.4", &kubectl)]);
+    let run = h.audit(&lock, &[]);
+    run.code(1);
+    let rows = run.json();
+    says(finding(&rows, "digest", "/usr/bin/kubelet"), "fail", "warning", "not-a-regular-file");
+    says(finding(&rows, "digest", "/usr/bin/kubeadm"), "fail", "warning", "not-a-regular-file");
+    says(finding(&rows, "symlink", "/usr/bin/crictl"), "fail", "warning", "loop");
+    says(finding(&rows, "digest", "/usr/local/bin/kubectl"), "ok", "info", "match");
+}
+
+#[test]
+fn every_json_object_has_the_documented_fields() {
+    let h = Host::new();
+    let kubectl = bytes(1, 1000);
+    h.install("usr/local/bin/kubectl", &kubectl);
+    h.chmod("usr/local/bin/kubectl", 0o777);
+    h.install("usr/bin/runc", &bytes(2, 100));
+    let lock = h.lock(vec![pin("kubectl", "v1.29.4", &kubectl), pin("kubelet", "v1.29.4", b"x")]);
+    let rows = h.audit(&lock, &[]).json();
+    let keys = [
+        "check",
+        "component",
+        "digests",
+        "evidence",
+        "message",
+        "name",
+        "node",
+        "path",
+        "platform",
+        "reason",
+        "severity",
+        "status",
+        "version",
+    ];
+    let evidence = ["checksum", "directories", "found_by", "links", "mode", "owner", "pin", "resolved", "signature"];
+    assert!(rows.len() >= 4, "{rows:#?}");
+    for row in &rows {
+        let mut have: Vec<&str> = row.as_object().unwrap().keys().map(String::as_str).collect();
+        have.sort();
+        assert_eq!(have, keys, "{row:#}");
+        let mut have: Vec<&str> = row["evidence"].as_object().unwrap().keys().map(String::as_str).collect();
+        have.sort();
+        assert_eq!(have, evidence, "{row:#}");
+        assert!(["ok", "fail", "missing", "unlisted", "error"].contains(&row["status"].as_str().unwrap()));
+        assert!(["info", "warning", "critical"].contains(&row["severity"].as_str().unwrap()));
+        let checks = ["digest", "owner", "mode", "parent-writable", "symlink"];
+        assert!(checks.contains(&row["check"].as_str().unwrap()));
+    }
+}
+
+#[test]
+fn usage_and_io_errors_have_their_exit_codes() {
+    let h = Host::new();
+    let root = h.root().display().to_string();
+    let run = kverify(["node", "--root", &root]);
+    run.code(2);
+    assert!(run.stderr.contains("nothing to check the installed binaries against"), "{}", run.stderr);
+    assert!(run.stderr.contains("hint: give --lock FILE"), "{}", run.stderr);
+    let lock = h.lock(vec![pin("kubectl", "v1.29.4", b"x")]);
+    let lock = lock.display().to_string();
+    kverify(["node", "--root", "/no/such/root", "--lock", &lock]).code(3);
+    kverify(["node", "--root", &root, "--lock", "/no/such.lock"]).code(3);
+    let bad = write(h.dir.path(), "bad.lock", "version = 1\ncatalog = 3\n");
+    kverify(["node", "--root", &root, "--lock", &bad.display().to_string()]).code(1);
+    kverify(["node", "--root", &root, "--lock", &lock, "--release", "kubectl@v1.29.4"]).code(2);
+}
+
+/// dl.k8s.io's layout for one binary, as a `file://` mirror.
+fn k8s_mirror(dir: &Path, version: &str, name: &str, data: &[u8]) {
+    let rel = format!("release/{version}/bin/linux/amd64/{name}");
+    write(dir, &rel, data);
+    write(dir, &format!("{rel}.sha256"), sha256_hex(data));
+    write(dir, &format!("{rel}.sha512"), sha512_hex(data));
+}
+
+fn audit_release(h: &Host, mirror: &Path, releases: &[&str]) -> Run {
+    let mut args: Vec<String> = vec!["node".into(), "--root".into(), h.root().display().to_string(), "--json".into()];
+    for r in releases {
+        args.extend(["--release".into(), r.to_string()]);
+    }
+    args.extend(["--mirror".into(), format!("https://dl.k8s.io=file://{}", mirror.display())]);
+    args.extend(["--os", "linux", "--arch", "amd64", "--insecure-skip-signature", "--no-progress"].map(String::from));
+    kverify(args)
+}
+
+#[test]
+fn against_a_release_published_checksums() {
+    require_root!();
+    let h = Host::new();
+    let mirror = tempdir();
+    let (kubectl, kubelet) = (bytes(1, 5000), bytes(2, 5000));
+    k8s_mirror(mirror.path(), "v1.29.4", "kubectl", &kubectl);
+    k8s_mirror(mirror.path(), "v1.29.4", "kubelet", &kubelet);
+    h.install("usr/local/bin/kubectl", &kubectl);
+    let mut tampered = kubelet.clone();
+    tampered[0] ^= 1;
+    h.install("usr/bin/kubelet", &tampered);
+
+    let run = audit_release(&h, mirror.path(), &["kubectl@v1.29.4"]);
+    run.code(0);
+    let rows = run.json();
+    let row = finding(&rows, "digest", "/usr/local/bin/kubectl");
+    says(row, "ok", "info", "match");
+    assert!(row["evidence"]["checksum"].as_str().unwrap().contains("kubectl.sha256"), "{row:#}");
+    says(finding(&rows, "digest", "/usr/bin/kubelet"), "unlisted", "warning", "not-pinned");
+
+    // A bare version is every Kubernetes binary installed here.
+    let run = audit_release(&h, mirror.path(), &["v1.29.4"]);
+    run.code(1);
+    let rows = run.json();
+    says(finding(&rows, "digest", "/usr/local/bin/kubectl"), "ok", "info", "match");
+    says(finding(&rows, "digest", "/usr/bin/kubelet"), "fail", "critical", "mismatch");
+}
+
+#[test]
+fn a_release_published_as_an_archive_needs_a_lock() {
+    let h = Host::new();
+    let mirror = tempdir();
+    let archive = "etcd-v3.5.12-linux-amd64.tar.gz";
+    write(
+        mirror.path(),
+        "etcd-io/etcd/releases/download/v3.5.12/SHA256SUMS",
+        format!("{}  {archive}\n", sha256_hex(b"archive")),
+    );
+    let run = kverify([
+        "node".to_string(),
+        "--root".into(),
+        h.root().display().to_string(),
+        "--release".into(),
+        "etcd@v3.5.12".into(),
+        "--mirror".into(),
+        format!("https://github.com=file://{}", mirror.path().display()),
+        "--os".into(),
+        "linux".into(),
+        "--arch".into(),
+        "amd64".into(),
+        "--insecure-skip-signature".into(),
+    ]);
+    run.code(2);
+    assert!(run.stderr.contains("etcd is published as an archive"), "{}", run.stderr);
+    assert!(run.stderr.contains("hint: pin them with `kverify lock etcd@VERSION`"), "{}", run.stderr);
+}
