@@ -315,3 +315,51 @@ fn archives_pin_their_binaries_for_audits() {
     let swapped = write(w.tmp.path(), "bin2/etcdctl", &files[0].1);
     kverify(["verify".as_ref(), swapped.as_os_str(), "--lock".as_ref(), w.p("kverify.lock").as_os_str()]).code(1);
 }
+
+/// Serves every file under `dir` at its relative path.
+fn serve_tree(server: &crate::support::server::Server, dir: &Path) {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                server.put(&rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+}
+
+#[test]
+fn a_mirror_served_by_any_static_server_reproduces_a_full_fetch() {
+    let w = World::new();
+    let files = vec![("etcd", bytes(11, 5000)), ("etcdctl", bytes(12, 4000)), ("etcdutl", bytes(13, 3000))];
+    etcd_release(&w.p("gh"), "v3.5.12", &files);
+    let mut m = args(&["mirror", "kubectl@v1.29.4", "etcd@3.5.12", SKIP, "--to"]);
+    m.extend([w.s("mir"), mirror_flag(K8S, &w.p("up")), mirror_flag("https://github.com", &w.p("gh"))]);
+    m.extend(args(&PLATFORM));
+    let run = kverify(m);
+    run.code(0);
+    assert!(run.stdout.contains("2 added"), "{}", run.stdout);
+
+    // The air-gapped site: a plain static server over the mirror tree, nothing else.
+    let server = crate::support::server::Server::start();
+    serve_tree(&server, &w.p("mir"));
+    std::fs::create_dir(w.p("dest")).unwrap();
+    let mut f = args(&["fetch", "kubectl@v1.29.4", "etcd@3.5.12", SKIP, "--no-progress", "--dest"]);
+    f.extend([
+        w.s("dest"),
+        format!("--mirror=https://dl.k8s.io={}/dl.k8s.io", server.base()),
+        format!("--mirror=https://github.com={}/github.com", server.base()),
+    ]);
+    f.extend(args(&PLATFORM));
+    kverify(f).code(0);
+    assert_eq!(std::fs::read(w.p("dest/kubectl")).unwrap(), w.data);
+    for (name, data) in &files {
+        assert_eq!(&std::fs::read(w.p("dest").join(name)).unwrap(), data, "{name}");
+        assert_eq!(mode(&w.p("dest").join(name)), 0o755);
+    }
+    assert!(server.paths().iter().all(|p| p.starts_with("/dl.k8s.io/") || p.starts_with("/github.com/")));
+}
