@@ -62,6 +62,22 @@ pub struct Captured {
 pub const NOT_FOUND: &str =
     "no tlog proof: no Rekor v1 entry for this pair (Rekor v2 has no lookup; a bundle is needed)";
 
+/// A decoded `.sig`/`.cert` pair and the entry a cosign upload of it proposed.
+struct Pair {
+    signature: sigstore_types::SignatureBytes,
+    certificate: sigstore_types::DerCertificate,
+    proposed: String,
+}
+
+impl Pair {
+    fn decode(sha256: &[u8; 32], sig_file: &[u8], cert_file: &[u8]) -> Result<Pair, RekorError> {
+        let signature = signature::decode_signature(sig_file).map_err(|e| RekorError::Pair(Box::new(e)))?;
+        let certificate = signature::decode_certificate(cert_file).map_err(|e| RekorError::Pair(Box::new(e)))?;
+        let proposed = proposed_entry(sha256, signature.as_bytes(), certificate.as_bytes());
+        Ok(Pair { signature, certificate, proposed })
+    }
+}
+
 /// Looks the pair up in Rekor v1 at `rekor_url` and returns a verified bundle, or
 /// `Ok(None)` when the log holds no entry for it. With several entries, the earliest
 /// that verifies wins.
@@ -74,16 +90,14 @@ pub fn capture(
     policy: &Policy,
     root: &TrustRoot,
 ) -> Result<Option<Captured>, RekorError> {
-    let signature = signature::decode_signature(sig_file).map_err(|e| RekorError::Pair(Box::new(e)))?;
-    let certificate = signature::decode_certificate(cert_file).map_err(|e| RekorError::Pair(Box::new(e)))?;
-    let proposed = proposed_entry(sha256, signature.as_bytes(), certificate.as_bytes());
+    let pair = Pair::decode(sha256, sig_file, cert_file)?;
     let base = rekor_url.trim_end_matches('/');
 
-    let mut entries = retrieve(transport, base, &proposed)?;
+    let mut entries = retrieve(transport, base, &pair.proposed)?;
     if entries.is_empty() {
-        entries = by_uuid(transport, base, &proposed)?;
+        entries = by_uuid(transport, base, &pair.proposed)?;
     }
-    choose(base, entries, &proposed, sha256, &signature, &certificate, policy, root)
+    choose(base, entries, &pair, sha256, policy, root)
 }
 
 /// What [`capture`] does with one answer from Rekor, without the network: `answer` is
@@ -98,15 +112,13 @@ pub fn capture_from_answer(
     policy: &Policy,
     root: &TrustRoot,
 ) -> Result<Option<Captured>, RekorError> {
-    let signature = signature::decode_signature(sig_file).map_err(|e| RekorError::Pair(Box::new(e)))?;
-    let certificate = signature::decode_certificate(cert_file).map_err(|e| RekorError::Pair(Box::new(e)))?;
-    let proposed = proposed_entry(sha256, signature.as_bytes(), certificate.as_bytes());
+    let pair = Pair::decode(sha256, sig_file, cert_file)?;
     let url = "answer";
     let entries = match answer.trim_ascii_start().first() {
         Some(b'[') => parse_list(url, answer)?,
         _ => parse_map(url, answer)?,
     };
-    choose(url, entries, &proposed, sha256, &signature, &certificate, policy, root)
+    choose(url, entries, &pair, sha256, policy, root)
 }
 
 /// The earliest of `entries` that is this pair's entry and verifies, as a bundle.
@@ -114,17 +126,15 @@ pub fn capture_from_answer(
 fn choose(
     base: &str,
     mut entries: Vec<LogEntry>,
-    proposed: &str,
+    pair: &Pair,
     sha256: &[u8; 32],
-    signature: &sigstore_types::SignatureBytes,
-    certificate: &sigstore_types::DerCertificate,
     policy: &Policy,
     root: &TrustRoot,
 ) -> Result<Option<Captured>, RekorError> {
     if entries.is_empty() {
         return Ok(None);
     }
-    let wanted: serde_json::Value = serde_json::from_str(proposed).unwrap_or_default();
+    let wanted: serde_json::Value = serde_json::from_str(&pair.proposed).unwrap_or_default();
     entries.sort_by_key(|e| e.integrated_time);
     let mut first_error = None;
     for entry in entries {
@@ -134,7 +144,7 @@ fn choose(
             first_error.get_or_insert(RekorError::NotThisPair { uuid });
             continue;
         }
-        let result = to_bundle(&entry, certificate, signature, sha256).and_then(|json| {
+        let result = to_bundle(&entry, &pair.certificate, &pair.signature, sha256).and_then(|json| {
             let evidence = signature::verify_bundle(sha256, json.as_bytes(), policy, root)
                 .map_err(|e| RekorError::Invalid { uuid: uuid.clone(), source: Box::new(e) })?;
             Ok(Captured { bundle_json: json, evidence, uuid: uuid.clone() })

@@ -31,6 +31,7 @@ pub fn run(args: FetchArgs, output: &OutputArgs, format: Format) -> Result<ExitS
             return Err(Error::Io(std::io::Error::new(e.kind(), format!("--dest {}: {e}", dest.display()))));
         }
     }
+    let lock = args.lock.as_deref().map(|p| LockSource::load(p, args.locked)).transpose()?;
     // Resolve everything first: a typo in the third target fails before any download.
     let mut artifacts = Vec::new();
     for (component, request) in &targets {
@@ -39,7 +40,6 @@ pub fn run(args: FetchArgs, output: &OutputArgs, format: Format) -> Result<ExitS
         artifacts.push(session.catalog.resolve(component, &version, &session.platform)?);
     }
     let progress = progress::for_output(output.quiet || format == Format::Json, output.no_progress);
-    let lock = args.lock.as_deref().map(|p| LockSource::load(p, args.locked)).transpose()?;
     let job = Job {
         session: &session,
         dest: &dest,
