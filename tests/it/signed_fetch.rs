@@ -369,3 +369,29 @@ fn verify_release_of_a_directory_downloads_one_sbom_instead_of_a_signature_per_b
         }
     }
 }
+
+#[test]
+fn lock_cross_checks_a_validly_signed_artifact_against_the_release_sbom() {
+    let r = Release::new();
+    let lock = r.tmp.path().join("kverify.lock").display().to_string();
+    let lock_args = |r: &Release| {
+        kverify(r.args(&["lock", "kubelet@v1.29.0", "--platform", "linux/amd64", "--no-rekor", "-o", &lock]))
+    };
+    // The SBOM agrees: its URL joins the pin's checksum sources.
+    publish_sbom(&r, &sbom(V, &[("bin/linux/amd64/kubelet", &r.data)]));
+    lock_args(&r).code(0);
+    let text = std::fs::read_to_string(&lock).unwrap();
+    assert!(text.contains("kubernetes-release.spdx"), "{text}");
+
+    // Another kubelet, validly signed by the same identity (say, another release's),
+    // served under this release's path: its own signature verifies, the SBOM does not agree.
+    std::fs::remove_file(&lock).unwrap();
+    let other = bytes(77, 150_000);
+    r.publish(&other);
+    r.sigstore.write_pair(&r.bin_dir(), "kubelet", &other, &Leaf::kubernetes());
+    let run = lock_args(&r);
+    run.code(1);
+    assert!(run.stdout.contains("disagrees with the signed release SBOM"), "{}", run.stdout);
+    assert!(run.stdout.contains(&format!("expected  sha256:{}", sha256_hex(&r.data))), "{}", run.stdout);
+    assert!(!std::path::Path::new(&lock).exists());
+}
