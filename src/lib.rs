@@ -126,6 +126,13 @@ impl Error {
             Error::Fetch(fetch::FetchError::Downgrade { .. }) => {
                 Some("a mirror or proxy redirected to plain http; fix it or use an https mirror".into())
             }
+            // The verification library reports certificate times in its own words.
+            Error::Signature(_) | Error::Rekor(_) | Error::Release(_) if self.chain().contains("CertExpired") => {
+                Some("the signing time the log or timestamp proves is after the certificate expired".into())
+            }
+            Error::Signature(_) | Error::Rekor(_) | Error::Release(_) if self.chain().contains("CertNotValidYet") => {
+                Some("the signing time the log or timestamp proves is before the certificate was issued".into())
+            }
             _ if self.exit_status() == ExitStatus::Io => Some("this may be temporary: retry later".into()),
             _ => None,
         }

@@ -110,6 +110,9 @@ pub fn fail(outcome: &mut Outcome, e: &Error) {
     if outcome.message.is_none() {
         outcome.message = Some(e.chain());
     }
+    if let Some(hint) = e.hint() {
+        outcome.details.push(format!("hint: {hint}"));
+    }
 }
 
 /// `COMPONENT VERSION` (when `pair` allows it) or `COMPONENT@VERSION...`.

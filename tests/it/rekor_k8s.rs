@@ -259,7 +259,7 @@ fn every_broken_entry_of_the_test_log_is_refused_and_nothing_is_kept() {
                 l.integrated_time = LEAF_NOT_BEFORE + 601;
                 l.set = sign_set(l, log_key);
             }),
-            "CertExpired",
+            "hint: the signing time the log or timestamp proves is after the certificate expired",
         ),
         (
             "integrated before the certificate was issued (SET re-signed by the log)",
@@ -267,7 +267,7 @@ fn every_broken_entry_of_the_test_log_is_refused_and_nothing_is_kept() {
                 l.integrated_time = LEAF_NOT_BEFORE - 1;
                 l.set = sign_set(l, log_key);
             }),
-            "CertNotValidYet",
+            "hint: the signing time the log or timestamp proves is before the certificate was issued",
         ),
         (
             "integratedTime moved without the log's SET",
