@@ -36,7 +36,8 @@ pub fn run(args: VerifyArgs, format: Format) -> Result<ExitStatus, Error> {
         );
         expectations.any_of = true;
         if expectations.is_empty() {
-            return Err(Error::usage(format!("{} pins nothing for {}", path.display(), wanted.unwrap_or_default())));
+            let scope = wanted.map(|p| format!(" for {p}")).unwrap_or_default();
+            return Err(Error::usage(format!("{} pins nothing{scope}", path.display())));
         }
     }
     if !args.release.is_empty() {
