@@ -222,15 +222,16 @@ fn split_bsd(text: &str) -> Option<Result<(Option<String>, &str), LineProblem>> 
     }
     let (name, hex) = rest.rsplit_once(") = ")?;
     let hex = hex.trim();
+    // Whatever the tag: a digest of no file is no entry (and would not match any file).
+    if name.is_empty() {
+        return Some(Err(LineProblem::NotAChecksumLine));
+    }
     let expected = match tag.to_ascii_uppercase().replace('-', "").as_str() {
         "SHA256" => Algorithm::Sha256,
         "SHA512" => Algorithm::Sha512,
         // Weak and unknown tags fall through to the length check, which refuses them.
         _ => return Some(Ok((Some(name.to_string()), hex))),
     };
-    if name.is_empty() {
-        return Some(Err(LineProblem::NotAChecksumLine));
-    }
     if let Some(actual) = Algorithm::from_hex_len(hex.len()) {
         if actual != expected {
             return Some(Err(LineProblem::AlgorithmDisagrees { from_name: expected, from_length: hex.len() }));
@@ -450,6 +451,20 @@ mod tests {
         let mut many = vec![b'\n'; 1_000_000];
         many.extend_from_slice(A.as_bytes());
         assert_eq!(parse("many", &many).unwrap().entries[0].line, 1_000_001);
+    }
+
+    /// Found by the `checksums` fuzz target: `SHA255 () = HEX` (a tag kverify does not
+    /// know, no name) gave an entry named "", which `SHA256 () = HEX` does not.
+    #[test]
+    fn a_bsd_line_with_an_empty_name_is_refused_whatever_its_tag() {
+        for tag in ["SHA256", "SHA255", "BLAKE2b"] {
+            let text = format!("{A}  kubelet\n{tag} () = {A}\n");
+            assert_eq!(
+                error("SUMS", text.as_bytes()),
+                "SUMS:2: not a checksum line (expected `HEX  NAME`, `ALGORITHM (NAME) = HEX` or bare HEX)",
+                "{tag}"
+            );
+        }
     }
 
     #[test]
