@@ -56,6 +56,8 @@ pub enum ReleaseError {
     },
     #[error("{artifact} has no pin in {}, and --locked allows nothing else", lock.display())]
     NotPinned { artifact: String, lock: PathBuf },
+    #[error("{artifact}: the published checksum disagrees with the signed release SBOM: {published}, but {listed}")]
+    SbomDisagrees { artifact: String, published: String, listed: String },
     #[error("{artifact} is not listed in the signed release SBOM {url}")]
     NotInSbom { artifact: String, url: String },
     #[error("version marker {url} holds {text:?}, not a version")]

@@ -95,6 +95,8 @@ pub struct ArtifactEvidence {
     /// The checksum files as published (none when the digests came from a lock).
     pub checksum_files: Vec<release::RawFile>,
     pub signature: PendingSignature,
+    /// The signed release SBOM the digests were checked against, if any.
+    pub sbom: Option<String>,
     /// The digests came from a lock, not from the upstream.
     pub pinned: bool,
 }
@@ -140,6 +142,7 @@ pub fn gather(session: &Session, artifact: &Artifact, lock: Option<&LockSource>)
                     url: pin.url.clone(),
                     expected,
                     checksum_files: Vec::new(),
+                    sbom: None,
                     signature: PendingSignature::Settled(signature),
                     pinned: true,
                 });
@@ -153,12 +156,40 @@ pub fn gather(session: &Session, artifact: &Artifact, lock: Option<&LockSource>)
             None => {}
         }
     }
-    let (expected, checksum_files) = release::published_checksums(&session.transport, artifact)?;
+    let (mut expected, checksum_files) = release::published_checksums(&session.transport, artifact)?;
     let signature = match release::fetch_signature(&session.transport, artifact, &session.trust)? {
         Ok(files) => PendingSignature::Files(files),
         Err(settled) => PendingSignature::Settled(settled),
     };
-    Ok(ArtifactEvidence { url: artifact.url.clone(), expected, checksum_files, signature, pinned: false })
+    // A signature covers a digest, not a name or a version: the release's signed SBOM
+    // binds the digest to this artifact of this release, so a validly signed binary of
+    // another release (or another binary) served here is refused before any download.
+    let sbom = session.signed_sbom(artifact)?;
+    if let Some(signed) = &sbom {
+        let listed = signed.expected_for(artifact);
+        if listed.is_empty() {
+            return Err(release::ReleaseError::NotInSbom { artifact: artifact.label(), url: signed.url.clone() }.into());
+        }
+        for (published, listed) in expected.iter().flat_map(|p| listed.iter().map(move |l| (p, l))) {
+            if published.digest.algorithm() == listed.digest.algorithm() && published.digest != listed.digest {
+                return Err(release::ReleaseError::SbomDisagrees {
+                    artifact: artifact.label(),
+                    published: format!("{} from {}", published.digest, published.origin),
+                    listed: format!("{} from {}", listed.digest, listed.origin),
+                }
+                .into());
+            }
+        }
+        expected.extend(listed);
+    }
+    Ok(ArtifactEvidence {
+        url: artifact.url.clone(),
+        expected,
+        checksum_files,
+        signature,
+        sbom: sbom.map(|s| s.url.clone()),
+        pinned: false,
+    })
 }
 
 /// Streams the artifact into a staged file in `dir`, hashing SHA-256 and SHA-512 in the

@@ -1,6 +1,5 @@
 //! `kverify lock`: pin what the upstream publishes now, and `--check` for drift.
 
-use std::collections::hash_map::{Entry, HashMap};
 use std::path::Path;
 
 use crate::archive;
@@ -11,7 +10,6 @@ use crate::install::SignatureCheck;
 use crate::lock::{Lock, Pin, PinnedFile, PinnedSignature};
 use crate::platform::Platform;
 use crate::progress::{self, Progress};
-use crate::release::SignedSbom;
 use crate::report::{ExitStatus, Format, Mismatch, Outcome, Reporter, Status};
 use crate::Error;
 use crate::{rekor, release};
@@ -52,11 +50,10 @@ pub fn run(args: LockArgs, output: &OutputArgs, format: Format) -> Result<ExitSt
     };
     lock.catalog = session.catalog.fingerprint().to_string();
     let rekor = (!args.no_rekor).then_some(args.rekor_url.as_str());
-    let mut sboms = HashMap::new();
     let mut reporter = Reporter::new(format);
     for artifact in &artifacts {
         let mut outcome = labelled(artifact);
-        match pin(&session, artifact, rekor, &mut sboms, progress.as_ref(), &mut outcome) {
+        match pin(&session, artifact, rekor, progress.as_ref(), &mut outcome) {
             Ok(Some(p)) => {
                 outcome.message = Some(format!("pinned in {}", args.output.display()));
                 lock.put(p);
@@ -77,14 +74,13 @@ pub fn run(args: LockArgs, output: &OutputArgs, format: Format) -> Result<ExitSt
 /// Re-resolves every pin of the lock and reports any digest that changed upstream.
 fn check(session: &Session, path: &Path, progress: &dyn Progress, format: Format) -> Result<ExitStatus, Error> {
     let lock = Lock::load(path)?;
-    let mut sboms = HashMap::new();
     let mut reporter = Reporter::new(format);
     for old in &lock.artifacts {
         let platform = Platform::parse(&old.platform)?;
         let version = crate::catalog::Version::parse(&old.version)?;
         let artifact = session.catalog.resolve(&old.component, &version, &platform)?;
         let mut outcome = labelled(&artifact);
-        match pin(session, &artifact, None, &mut sboms, progress, &mut outcome) {
+        match pin(session, &artifact, None, progress, &mut outcome) {
             Ok(Some(new)) => {
                 let drift = differences(old, &new);
                 if drift.is_empty() {
@@ -128,16 +124,12 @@ fn differences(old: &Pin, new: &Pin) -> Vec<Mismatch> {
 /// What the upstream publishes for `artifact`, verified: checksums and the signature
 /// over the published SHA-256; archives are downloaded (and kept nowhere) so the
 /// binaries inside can be pinned too. `Ok(None)`: a mismatch, told in `outcome`.
-///
-/// Where the release publishes a signed SBOM, the digests must also agree with it
-/// (checked once per release): the lock then holds digests that the release's one
-/// signature vouches for as well as the artifact's own signature, whose transparency-log
-/// proof is what `rekor` captures.
+/// Where the release publishes a signed SBOM, the published digests must agree with it
+/// (see `gather`); the lock then names it among the pin's checksum sources.
 fn pin(
     session: &Session,
     artifact: &Artifact,
     rekor: Option<&str>,
-    sboms: &mut HashMap<String, Option<SignedSbom>>,
     progress: &dyn Progress,
     outcome: &mut Outcome,
 ) -> Result<Option<Pin>, Error> {
@@ -190,37 +182,7 @@ fn pin(
     }
     let sha256 = sha256.ok_or_else(|| Error::usage(format!("{}: no SHA-256 to pin", artifact.label())))?;
     let mut checksums = artifact.checksum_urls.clone();
-    if let Some(sbom_ref) = &artifact.sbom {
-        let signed = match sboms.entry(sbom_ref.url.clone()) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => {
-                e.insert(release::signed_sbom(&session.transport, artifact, &session.trust, || session.trust_root())?)
-            }
-        };
-        if let Some(signed) = signed {
-            let listed = signed.expected_for(artifact);
-            if listed.is_empty() {
-                return Err(
-                    release::ReleaseError::NotInSbom { artifact: artifact.label(), url: signed.url.clone() }.into()
-                );
-            }
-            for e in &listed {
-                let pinned = match e.digest.algorithm() {
-                    crate::digest::Algorithm::Sha256 => Some(&sha256),
-                    crate::digest::Algorithm::Sha512 => sha512.as_ref(),
-                };
-                if let Some(computed) = pinned.and_then(|h| Digest::from_hex(h).ok()).filter(|d| *d != e.digest) {
-                    outcome.status = Status::Fail;
-                    outcome.message = Some("the published checksum disagrees with the signed release SBOM".into());
-                    outcome.mismatches.push(Mismatch { expected: e.digest, computed, origin: e.origin.clone() });
-                }
-            }
-            if outcome.status == Status::Fail {
-                return Ok(None);
-            }
-            checksums.push(signed.url.clone());
-        }
-    }
+    checksums.extend(evidence.sbom.clone());
     // A verified detached pair: capture its transparency-log proof while online.
     if let (Some(url), Some(pinned), PendingSignature::Files(files)) = (rekor, &mut signature, &evidence.signature) {
         let digest = Digest::from_hex(&sha256).ok();

@@ -9,14 +9,15 @@ mod node;
 mod signed;
 mod verify;
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::catalog::{Catalog, VersionRequest};
 use crate::cli::{Cli, Command, OutputArgs, SourceArgs};
 use crate::fetch::{Options, Transport};
 use crate::platform::Platform;
-use crate::release::{SignaturePolicy, TrustOptions};
+use crate::release::{self, SignaturePolicy, SignedSbom, TrustOptions};
 use crate::report::{ExitStatus, Format, Outcome, Status};
 use crate::signature::TrustRoot;
 use crate::Error;
@@ -56,6 +57,8 @@ pub struct Session {
     pub transport: Transport,
     pub trust: TrustOptions,
     root: OnceLock<TrustRoot>,
+    /// Release SBOMs already fetched and verified, by URL (`None`: not published).
+    sboms: Mutex<HashMap<String, Option<Arc<SignedSbom>>>>,
 }
 
 impl Session {
@@ -69,7 +72,27 @@ impl Session {
             ..Options::default()
         };
         let transport = Transport::new(&options)?;
-        Ok(Session { catalog, platform, transport, trust: trust_options(&args.signature), root: OnceLock::new() })
+        Ok(Session {
+            catalog,
+            platform,
+            transport,
+            trust: trust_options(&args.signature),
+            root: OnceLock::new(),
+            sboms: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The signed release SBOM that lists `artifact`, fetched and verified once per run
+    /// (concurrent callers wait for the first); `None` when there is none to use.
+    pub fn signed_sbom(&self, artifact: &crate::catalog::Artifact) -> Result<Option<Arc<SignedSbom>>, Error> {
+        let Some(sbom) = &artifact.sbom else { return Ok(None) };
+        let mut cache = self.sboms.lock().map_err(|_| Error::usage("a download thread panicked"))?;
+        if let Some(known) = cache.get(&sbom.url) {
+            return Ok(known.clone());
+        }
+        let signed = release::signed_sbom(&self.transport, artifact, &self.trust, || self.trust_root())?.map(Arc::new);
+        cache.insert(sbom.url.clone(), signed.clone());
+        Ok(signed)
     }
 
     /// The trust root, loaded on first use (a run that checks no signature never needs it).
@@ -77,7 +100,7 @@ impl Session {
         if let Some(root) = self.root.get() {
             return Ok(root);
         }
-        let root = crate::release::trust_root(&self.trust)?;
+        let root = release::trust_root(&self.trust)?;
         Ok(self.root.get_or_init(|| root))
     }
 }

@@ -1,7 +1,6 @@
 //! `kverify verify`: files on disk against checksum files, digests, releases or locks.
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::catalog::VersionRequest;
@@ -131,23 +130,12 @@ pub(super) fn add_release(
     }
     // One named release applies to every file given, whatever it is called.
     let for_every_file = targets.len() == 1 && releases.iter().all(|r| r.contains('@'));
-    let mut sboms: HashMap<String, Option<release::SignedSbom>> = HashMap::new();
     for (component, request) in targets {
         let version =
             release::resolve_version(&session.catalog, &session.transport, &component, &request, &session.platform)?;
         let artifact = session.catalog.resolve(&component, &version, &session.platform)?;
         // One signed SBOM covers every binary of a release: one download, one signature.
-        let signed = match &artifact.sbom {
-            Some(s) => match sboms.entry(s.url.clone()) {
-                Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => {
-                    e.insert(release::signed_sbom(&session.transport, &artifact, &session.trust, || {
-                        session.trust_root()
-                    })?)
-                }
-            },
-            None => &None,
-        };
+        let signed = session.signed_sbom(&artifact)?;
         let mut published = match signed {
             Some(signed) => {
                 let listed = signed.expected_for(&artifact);

@@ -392,6 +392,26 @@ fn lock_cross_checks_a_validly_signed_artifact_against_the_release_sbom() {
     let run = lock_args(&r);
     run.code(1);
     assert!(run.stdout.contains("disagrees with the signed release SBOM"), "{}", run.stdout);
-    assert!(run.stdout.contains(&format!("expected  sha256:{}", sha256_hex(&r.data))), "{}", run.stdout);
+    assert!(run.stdout.contains(&format!("sha256:{}", sha256_hex(&r.data))), "{}", run.stdout);
     assert!(!std::path::Path::new(&lock).exists());
+}
+
+#[test]
+fn fetch_refuses_a_validly_signed_binary_of_another_release_served_here() {
+    let r = Release::new();
+    publish_sbom(&r, &sbom(V, &[("bin/linux/amd64/kubelet", &r.data)]));
+    r.fetch(&[]).code(0);
+    assert_eq!(std::fs::read(r.dest().join("kubelet")).unwrap(), r.data);
+
+    // A signature covers a digest, not a name or a version: an older kubelet with its
+    // own valid signature and checksums, served under v1.29.0, passes every check but
+    // the release's SBOM.
+    write(&r.dest(), "kubelet", b"previous kubelet");
+    let older = bytes(78, 120_000);
+    r.publish(&older);
+    r.sigstore.write_pair(&r.bin_dir(), "kubelet", &older, &Leaf::kubernetes());
+    let run = r.fetch(&[]);
+    run.code(1);
+    assert!(run.line_with("kubelet").contains("disagrees with the signed release SBOM"), "{}", run.stdout);
+    r.untouched();
 }
