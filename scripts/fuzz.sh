@@ -27,6 +27,10 @@ targets=("$@")
 python3 scripts/fuzz-seeds.py >/dev/null
 CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1} cargo fuzz build "${build_flags[@]}" >/dev/null
 mkdir -p fuzz/logs
+# Scratch space for the archive target's extractions, removed when the script ends.
+KVERIFY_FUZZ_TMP=$(mktemp -d "${TMPDIR:-/tmp}/kverify-fuzz-XXXXXX")
+export KVERIFY_FUZZ_TMP
+trap 'rm -rf "$KVERIFY_FUZZ_TMP"' EXIT
 
 printf '%-14s %8s %12s %8s %8s %7s %8s\n' target seconds execs cov ft corpus crashes >fuzz/logs/summary.txt
 for t in "${targets[@]}"; do

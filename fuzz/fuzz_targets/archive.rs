@@ -20,7 +20,13 @@ use libfuzzer_sys::fuzz_target;
 fn dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let base = if Path::new("/dev/shm").is_dir() { PathBuf::from("/dev/shm") } else { std::env::temp_dir() };
+        // scripts/fuzz.sh gives one directory per run and removes it afterwards (fork
+        // mode starts a process per job, each with its own directory).
+        let base = match std::env::var_os("KVERIFY_FUZZ_TMP") {
+            Some(dir) => PathBuf::from(dir),
+            None if Path::new("/dev/shm").is_dir() => PathBuf::from("/dev/shm"),
+            None => std::env::temp_dir(),
+        };
         tempfile::Builder::new().prefix("kverify-fuzz-archive-").tempdir_in(base).expect("temp dir").keep()
     })
 }
