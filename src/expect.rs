@@ -154,6 +154,14 @@ impl Expectations {
     }
 }
 
+/// The first SHA-256 among `expected`, as the bytes a cosign signature signs.
+pub fn first_sha256(expected: &[Expected]) -> Option<[u8; 32]> {
+    expected.iter().find_map(|e| match e.digest {
+        Digest::Sha256(b) => Some(b),
+        Digest::Sha512(_) => None,
+    })
+}
+
 /// The entries to compare for a file, given those that apply: SHA-256 only when the
 /// sources list one (hardware-accelerated), else SHA-512, or every algorithm with
 /// `all_digests`.

@@ -228,6 +228,21 @@ pub fn verify_signature(
     Ok(SignatureCheck::Verified(evidence))
 }
 
+/// Verifies a signature over the published SHA-256 among `expected`: a file whose bytes
+/// later match that digest is covered by it, with no download now.
+pub fn verify_over_published(
+    files: &SignatureFiles,
+    artifact: &Artifact,
+    expected: &[Expected],
+    trust: &TrustOptions,
+    root: &TrustRoot,
+) -> Result<SignatureCheck, Error> {
+    let sha256 = crate::expect::first_sha256(expected).ok_or_else(|| {
+        Error::usage(format!("{}: no SHA-256 published to check its signature over", artifact.label()))
+    })?;
+    verify_signature(files, artifact, &sha256, trust, root)
+}
+
 /// Who must have signed: the catalog's identity and issuer, unless the command line
 /// names others (`--certificate-identity[-regexp]`, `--certificate-oidc-issuer`).
 pub fn policy_for(identity: &str, issuer: &str, trust: &TrustOptions) -> Result<Policy, Error> {

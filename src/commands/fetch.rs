@@ -125,12 +125,8 @@ pub fn gather(session: &Session, artifact: &Artifact, lock: Option<&LockSource>)
                 }
                 let signature = match &pin.signature {
                     Some(s) => {
-                        let sha256 = expected.iter().find_map(|e| match e.digest {
-                            crate::digest::Digest::Sha256(b) => Some(b),
-                            crate::digest::Digest::Sha512(_) => None,
-                        });
-                        let sha256 =
-                            sha256.ok_or_else(|| Error::usage(format!("{}: no sha256 pinned", artifact.label())))?;
+                        let sha256 = crate::expect::first_sha256(&expected)
+                            .ok_or_else(|| Error::usage(format!("{}: no sha256 pinned", artifact.label())))?;
                         let evidence = release::pinned_evidence(s, &sha256, &artifact.label(), &session.trust, || {
                             session.trust_root()
                         })?;

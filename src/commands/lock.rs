@@ -164,18 +164,10 @@ fn pin(
             }
         }
     } else if let PendingSignature::Files(sig) = &evidence.signature {
-        // The signature is checked over the published SHA-256: a file matching the pin
-        // later is then covered by it, with no download now.
-        let published = evidence.expected.iter().find_map(|e| match e.digest {
-            Digest::Sha256(b) => Some(b),
-            Digest::Sha512(_) => None,
-        });
-        if let Some(sha) = published {
-            if let SignatureCheck::Verified(e) =
-                release::verify_signature(sig, artifact, &sha, &session.trust, session.trust_root()?)?
-            {
-                signature = Some(PinnedSignature::from_evidence(&e));
-            }
+        let check =
+            release::verify_over_published(sig, artifact, &evidence.expected, &session.trust, session.trust_root()?)?;
+        if let SignatureCheck::Verified(e) = check {
+            signature = Some(PinnedSignature::from_evidence(&e));
         }
     } else if let PendingSignature::Settled(SignatureCheck::NotRequired(why)) = &evidence.signature {
         outcome.evidence.signature_skipped = Some(why.clone());

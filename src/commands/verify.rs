@@ -167,16 +167,7 @@ fn published_and_signed(session: &Session, artifact: &crate::catalog::Artifact) 
     let evidence = match release::fetch_signature(&session.transport, artifact, &session.trust)? {
         Err(_not_required) => None,
         Ok(files) => {
-            let sha256 = published
-                .iter()
-                .find_map(|e| match &e.digest {
-                    Digest::Sha256(b) => Some(*b),
-                    Digest::Sha512(_) => None,
-                })
-                .ok_or_else(|| {
-                    Error::usage(format!("{}: no SHA-256 published to check its signature over", artifact.label()))
-                })?;
-            match release::verify_signature(&files, artifact, &sha256, &session.trust, session.trust_root()?)? {
+            match release::verify_over_published(&files, artifact, &published, &session.trust, session.trust_root()?)? {
                 SignatureCheck::Verified(evidence) => Some(evidence),
                 SignatureCheck::NotRequired(_) => None,
             }
