@@ -177,11 +177,8 @@ fn pin(
     checksums.extend(evidence.sbom.clone());
     // A verified detached pair: capture its transparency-log proof while online.
     if let (Some(url), Some(pinned), PendingSignature::Files(files)) = (rekor, &mut signature, &evidence.signature) {
-        let digest = Digest::from_hex(&sha256).ok();
-        if let (Some(Digest::Sha256(sha)), Some(cert)) = (digest, &files.certificate) {
-            let policy = release::policy_for(&files.reference.identity, &files.reference.issuer, &session.trust)?;
-            match rekor::capture(&session.transport, url, &sha, &files.signature, cert, &policy, session.trust_root()?)?
-            {
+        if let Ok(Digest::Sha256(sha)) = Digest::from_hex(&sha256) {
+            match session.capture_proof(url, files, &sha)? {
                 Some(captured) => {
                     *pinned = PinnedSignature::from_evidence(&captured.evidence);
                     pinned.bundle = Some(captured.bundle_json);

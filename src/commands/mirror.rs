@@ -99,22 +99,10 @@ fn mirror_one(
             write_file(&local_path(root, url)?, cert)?;
             // The pair's transparency-log proof, as a standard bundle beside the artifact.
             if let (Some(rekor_url), Some(crate::digest::Digest::Sha256(sha256))) = (rekor, outcome.digests.sha256) {
-                let policy = release::policy_for(&files.reference.identity, &files.reference.issuer, &session.trust)?;
-                let root_of_trust = session.trust_root()?;
-                match rekor::capture(
-                    &session.transport,
-                    rekor_url,
-                    &sha256,
-                    &files.signature,
-                    cert,
-                    &policy,
-                    root_of_trust,
-                )? {
+                match session.capture_proof(rekor_url, files, &sha256)? {
                     Some(captured) => {
-                        write_file(
-                            &local_path(root, &format!("{}.sigstore.json", artifact.url))?,
-                            captured.bundle_json.as_bytes(),
-                        )?;
+                        let beside = local_path(root, &format!("{}.sigstore.json", artifact.url))?;
+                        write_file(&beside, captured.bundle_json.as_bytes())?;
                         outcome.evidence.signature = Some(captured.evidence);
                     }
                     None => outcome.details.push(rekor::NOT_FOUND.into()),

@@ -95,6 +95,28 @@ impl Session {
         Ok(signed)
     }
 
+    /// The transparency-log proof of a verified detached pair, looked up in the Rekor
+    /// log at `rekor_url` over the artifact's SHA-256 (`Ok(None)`: the log holds none, or
+    /// the files are not a pair).
+    pub fn capture_proof(
+        &self,
+        rekor_url: &str,
+        files: &release::SignatureFiles,
+        sha256: &[u8; 32],
+    ) -> Result<Option<crate::rekor::Captured>, Error> {
+        let Some(cert) = &files.certificate else { return Ok(None) };
+        let policy = release::policy_for(&files.reference.identity, &files.reference.issuer, &self.trust)?;
+        Ok(crate::rekor::capture(
+            &self.transport,
+            rekor_url,
+            sha256,
+            &files.signature,
+            cert,
+            &policy,
+            self.trust_root()?,
+        )?)
+    }
+
     /// The trust root, loaded on first use (a run that checks no signature never needs it).
     pub fn trust_root(&self) -> Result<&TrustRoot, Error> {
         if let Some(root) = self.root.get() {
