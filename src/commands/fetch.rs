@@ -237,6 +237,22 @@ pub fn download_verified(
     }
 }
 
+/// When the file at `path` already holds the expected bytes: its digests and the
+/// signature check over them. `Ok(None)` when its bytes differ (download it again).
+pub fn already_verified(
+    session: &Session,
+    artifact: &Artifact,
+    path: &Path,
+    evidence: &ArtifactEvidence,
+) -> Result<Option<(Digests, SignatureCheck)>, Error> {
+    let (digests, _) = hash_file(path, AlgorithmSet::BOTH)?;
+    if !evidence.expected.iter().all(|e| digests.get(e.digest.algorithm()) == Some(&e.digest)) {
+        return Ok(None);
+    }
+    let check = check_signature(session, artifact, &evidence.signature, &digests)?;
+    Ok(Some((digests, check)))
+}
+
 /// Checks a pending signature over the SHA-256 just computed.
 pub fn check_signature(
     session: &Session,
@@ -326,12 +342,9 @@ impl Job<'_> {
         evidence: &ArtifactEvidence,
         outcome: &mut Outcome,
     ) -> Result<bool, Error> {
-        let (digests, _) = hash_file(dest, AlgorithmSet::BOTH)?;
-        let matches = evidence.expected.iter().all(|e| digests.get(e.digest.algorithm()) == Some(&e.digest));
-        if !matches {
+        let Some((digests, check)) = already_verified(self.session, artifact, dest, evidence)? else {
             return Ok(false);
-        }
-        let check = check_signature(self.session, artifact, &evidence.signature, &digests)?;
+        };
         install::set_mode(dest, install_mode(artifact, self.keep_archive))?;
         record_signature(outcome, &check);
         outcome.digests = digests;

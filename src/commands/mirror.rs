@@ -9,14 +9,13 @@ use std::path::{Path, PathBuf};
 
 use crate::catalog::Artifact;
 use crate::cli::{MirrorArgs, OutputArgs};
-use crate::digest::{hash_file, AlgorithmSet};
 use crate::install::{self, InstallError};
 use crate::progress::{self, Progress};
 use crate::report::{ExitStatus, Format, Outcome, Reporter};
 use crate::Error;
 use crate::{rekor, release};
 
-use super::fetch::{check_signature, download_verified, gather, PendingSignature};
+use super::fetch::{already_verified, download_verified, gather, PendingSignature};
 use super::{fail, labelled, parse_targets, Session};
 
 /// Mirrored files are data, not programs to run from the mirror.
@@ -68,21 +67,17 @@ fn mirror_one(
     let dir = dest.parent().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf());
     fs_err::create_dir_all(&dir)?;
 
-    let present = match install::check_destination(&dest)? {
-        Some(_) => {
-            let (digests, _) = hash_file(&dest, AlgorithmSet::BOTH)?;
-            let same = evidence.expected.iter().all(|e| digests.get(e.digest.algorithm()) == Some(&e.digest));
-            if same {
-                let check = check_signature(session, artifact, &evidence.signature, &digests)?;
-                if let install::SignatureCheck::Verified(e) = check {
-                    outcome.evidence.signature = Some(e);
-                }
-                outcome.digests = digests;
-            }
-            same
-        }
-        None => false,
+    let existing = match install::check_destination(&dest)? {
+        Some(_) => already_verified(session, artifact, &dest, &evidence)?,
+        None => None,
     };
+    let present = existing.is_some();
+    if let Some((digests, check)) = existing {
+        if let install::SignatureCheck::Verified(e) = check {
+            outcome.evidence.signature = Some(e);
+        }
+        outcome.digests = digests;
+    }
     if !present {
         let Some(verified) = download_verified(session, artifact, &evidence, &dir, progress, outcome)? else {
             return Ok(false);
