@@ -40,13 +40,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 if [ "$boost" -eq 1 ]; then
-    # The scheduler shares the CPU between sessions (autogroups) first: start a session.
-    if [ -z "${KVERIFY_BENCH_SESSION:-}" ]; then
-        bench_need setsid util-linux
-        KVERIFY_BENCH_SESSION=1 exec setsid --wait "$0" "${args[@]}"
-    fi
-    { echo -20 >/proc/self/autogroup; } 2>/dev/null ||
-        bench_die "--boost needs root and a kernel with autogroup scheduling (/proc/self/autogroup)"
+    bench_boost "$0" "${args[@]}"
 fi
 for tool in curl python3 sha256sum sha512sum openssl; do bench_need "$tool"; done
 [ -x /usr/bin/time ] || bench_die "GNU time not found; install it (apt-get install -y time)"

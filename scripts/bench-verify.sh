@@ -61,14 +61,7 @@ done
 [ "$runs" -gt 0 ] || bench_die "--runs must be at least 1"
 
 if [ "$boost" -eq 1 ]; then
-    # The scheduler shares the CPU between sessions (autogroups) first and between the
-    # processes of a session second, so plain nice would not help: start a session.
-    if [ -z "${KVERIFY_BENCH_SESSION:-}" ]; then
-        bench_need setsid util-linux
-        KVERIFY_BENCH_SESSION=1 exec setsid --wait "$0" "${args[@]}"
-    fi
-    { echo -20 >/proc/self/autogroup; } 2>/dev/null ||
-        bench_die "--boost needs root and a kernel with autogroup scheduling (/proc/self/autogroup)"
+    bench_boost "$0" "${args[@]}"
 fi
 
 bench_need cargo
