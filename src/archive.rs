@@ -1,5 +1,7 @@
-//! Taking binaries out of a verified tar.gz archive, refusing the whole archive if any
-//! entry is hostile: `..`, an absolute path, a link, a device, or an oversized file.
+//! Taking binaries out of a verified tar.gz archive, refusing the whole archive if an
+//! entry selected for extraction is hostile: a link, a device, an oversized file. Entries
+//! not selected (documentation, a symbolic link beside it, a path with `..`) are skipped
+//! whatever they are; the cap on the total unpacked size holds for every entry.
 
 use std::io::{self, Read, Write};
 use std::path::{Component, Path};
@@ -41,8 +43,8 @@ pub struct Extracted {
 }
 
 /// Extracts the binaries `layout` names from `archive` into staged files in `dir`.
-/// Every entry is checked first-to-last in one pass; any hostile entry fails the whole
-/// archive and the staged files are dropped (removed).
+/// Every entry is checked first-to-last in one pass; a hostile selected entry fails the
+/// whole archive and the staged files are dropped (removed).
 pub fn extract(
     archive: &Verified,
     archive_name: &str,
@@ -63,29 +65,44 @@ pub fn extract(
         let mut entry = entry.map_err(corrupt)?;
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let kind = entry.header().entry_type();
+        // The cap on what an archive unpacks to holds for every entry, read or skipped.
+        let size = entry.size();
+        total = total.saturating_add(size);
+        if total > MAX_TOTAL_SIZE {
+            return Err(hostile(&raw, &format!("the archive unpacks to over {MAX_TOTAL_SIZE} bytes")));
+        }
+        if kind.is_pax_global_extensions() || kind.is_pax_local_extensions() {
+            continue;
+        }
+        // Entries not selected are skipped whatever they are (etcd 3.4 ships a symbolic
+        // link among its docs); a selected one must be a plain file inside the archive.
+        let EntryPath { path, clean } = entry_path(&raw);
+        if !selects(layout, &path) {
+            continue;
+        }
+        if !clean {
+            return Err(hostile(&raw, "an absolute path or one with `..`"));
+        }
         if kind.is_symlink() || kind.is_hard_link() {
             return Err(hostile(&raw, "a link"));
         }
         if kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
             return Err(hostile(&raw, "a device or fifo"));
         }
-        let path = normalize(&raw).ok_or_else(|| hostile(&raw, "an absolute path or one with `..`"))?;
-        if kind.is_dir() || kind.is_pax_global_extensions() || kind.is_pax_local_extensions() {
-            continue;
+        let regular = kind.is_file() || kind == tar::EntryType::Continuous || kind.is_gnu_sparse();
+        if let Extract::Directory(_) = layout {
+            // Binaries of a directory are its executable files: README.md and LICENSE
+            // beside CNI's plugins are not programs, and neither is a subdirectory.
+            let executable = entry.header().mode().is_ok_and(|m| m & 0o111 != 0);
+            if kind.is_dir() || (regular && !executable) {
+                continue;
+            }
         }
-        if !(kind.is_file() || kind == tar::EntryType::Continuous || kind.is_gnu_sparse()) {
+        if !regular {
             return Err(hostile(&raw, "not a regular file"));
         }
-        let size = entry.size();
         if size > MAX_ENTRY_SIZE {
             return Err(hostile(&raw, &format!("{size} bytes, over the {MAX_ENTRY_SIZE}-byte cap")));
-        }
-        total += size;
-        if total > MAX_TOTAL_SIZE {
-            return Err(hostile(&raw, &format!("the archive unpacks to over {MAX_TOTAL_SIZE} bytes")));
-        }
-        if !wanted(layout, &path) {
-            continue;
         }
         let name = path.rsplit('/').next().unwrap_or(&path).to_string();
         if out.iter().any(|e| e.name == name) {
@@ -129,9 +146,10 @@ pub fn extract(
     Ok(out)
 }
 
-fn wanted(layout: &Extract, path: &str) -> bool {
+/// Whether `layout` selects the entry at `path` (normalized) for extraction.
+fn selects(layout: &Extract, path: &str) -> bool {
     match layout {
-        Extract::Binaries(binaries) => binaries.iter().any(|b| normalize(b).as_deref() == Some(path)),
+        Extract::Binaries(binaries) => binaries.iter().any(|b| entry_path(b).path == path),
         Extract::Directory(dir) => {
             let dir = dir.trim_end_matches('/');
             let parent = path.rsplit_once('/').map_or("", |(p, _)| p);
@@ -140,20 +158,33 @@ fn wanted(layout: &Extract, path: &str) -> bool {
     }
 }
 
-/// `./bin/x` → `bin/x`; `None` for absolute paths and any `..`.
-fn normalize(raw: &str) -> Option<String> {
-    let mut parts = Vec::new();
+/// An entry's path as an extractor would place it: `./bin/x` and `/bin/x` are `bin/x`,
+/// `a/../bin/x` is `bin/x`. A path that only gets there by stripping a leading `/` or by
+/// climbing with `..` (or that holds a backslash or non-UTF-8 bytes) is not `clean`:
+/// refused when it is selected, skipped when it is not.
+struct EntryPath {
+    path: String,
+    clean: bool,
+}
+
+fn entry_path(raw: &str) -> EntryPath {
+    let mut parts: Vec<&str> = Vec::new();
+    let mut clean = !raw.contains('\\');
     for c in Path::new(raw).components() {
         match c {
-            Component::Normal(p) => parts.push(p.to_str()?.to_string()),
+            Component::Normal(p) => match p.to_str() {
+                Some(p) => parts.push(p),
+                None => clean = false,
+            },
             Component::CurDir => {}
-            Component::ParentDir | Component::RootDir | Component::Prefix(_) => return None,
+            Component::ParentDir => {
+                parts.pop();
+                clean = false;
+            }
+            Component::RootDir | Component::Prefix(_) => clean = false,
         }
     }
-    if raw.contains('\\') {
-        return None;
-    }
-    Some(parts.join("/"))
+    EntryPath { path: parts.join("/"), clean }
 }
 
 #[cfg(test)]
@@ -161,11 +192,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn normalizes_and_refuses_escapes() {
-        assert_eq!(normalize("./bin/containerd").as_deref(), Some("bin/containerd"));
-        assert_eq!(normalize("etcd-v3.5.12-linux-amd64/etcd").as_deref(), Some("etcd-v3.5.12-linux-amd64/etcd"));
-        for bad in ["../x", "/etc/passwd", "bin/../../x", "a\\..\\b"] {
-            assert_eq!(normalize(bad), None, "{bad}");
+    fn entry_paths_as_an_extractor_places_them() {
+        for (raw, path, clean) in [
+            ("./bin/containerd", "bin/containerd", true),
+            ("etcd-v3.5.12-linux-amd64/etcd", "etcd-v3.5.12-linux-amd64/etcd", true),
+            ("../x", "x", false),
+            ("/etc/passwd", "etc/passwd", false),
+            ("bin/../../x", "x", false),
+            ("a/../bin/ctr", "bin/ctr", false),
+            ("a\\..\\b", "a\\..\\b", false),
+        ] {
+            let got = entry_path(raw);
+            assert_eq!((got.path.as_str(), got.clean), (path, clean), "{raw}");
         }
     }
 
@@ -253,7 +291,7 @@ mod tests {
     fn hostile_archives_are_refused_whole_and_leave_nothing_behind() {
         let ok: &[u8] = b"\x7fELF containerd";
         let cases: Vec<(&str, Vec<Entry<'_>>, &str)> = vec![
-            ("dot-dot", vec![Entry::File("bin/containerd", ok), Entry::File("bin/../../ctr", b"x")], "`..`"),
+            ("dot-dot", vec![Entry::File("bin/containerd", ok), Entry::File("x/../bin/ctr", b"x")], "`..`"),
             ("absolute", vec![Entry::File("bin/containerd", ok), Entry::File("/bin/ctr", b"x")], "absolute"),
             ("symlink", vec![Entry::Special("bin/ctr", tar::EntryType::Symlink, "/etc/shadow")], "a link"),
             (
@@ -300,16 +338,56 @@ mod tests {
     }
 
     #[test]
-    fn wanted_by_layout() {
+    fn entries_not_selected_are_skipped_whatever_they_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = [
+            Entry::File("bin/containerd", b"containerd"),
+            Entry::File("bin/../../escaped", b"x"),
+            Entry::File("/etc/cron.d/evil", b"x"),
+            Entry::Special("docs/README.md", tar::EntryType::Symlink, "docs.md"),
+            Entry::Special("docs/null", tar::EntryType::Char, ""),
+            Entry::Special("docs/hard", tar::EntryType::Link, "bin/containerd"),
+        ];
+        let archive = verified_archive(dir.path(), &tar_gz(&entries));
+        let got = extract(&archive, "a.tar.gz", &Extract::Directory("bin/".into()), dir.path()).unwrap();
+        assert_eq!(got.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["containerd"]);
+    }
+
+    #[test]
+    fn a_directory_archive_yields_its_executable_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut raw = Vec::new();
+        {
+            let mut b = tar::Builder::new(&mut raw);
+            for (name, mode) in
+                [("./bridge", 0o755), ("./README.md", 0o644), ("./LICENSE", 0o644), ("./loopback", 0o700)]
+            {
+                let mut h = tar::Header::new_gnu();
+                h.set_size(4);
+                h.set_mode(mode);
+                h.set_entry_type(tar::EntryType::Regular);
+                b.append_data(&mut h, name, &b"data"[..]).unwrap();
+            }
+            b.finish().unwrap();
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&raw).unwrap();
+        let archive = verified_archive(dir.path(), &gz.finish().unwrap());
+        let got = extract(&archive, "cni.tgz", &Extract::Directory(String::new()), dir.path()).unwrap();
+        assert_eq!(got.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["bridge", "loopback"]);
+    }
+
+    #[test]
+    fn selects_by_layout() {
         let dir = Extract::Directory("bin/".into());
-        assert!(wanted(&dir, "bin/ctr"));
-        assert!(!wanted(&dir, "bin/sub/ctr"));
-        assert!(!wanted(&dir, "ctr"));
+        assert!(selects(&dir, "bin/ctr"));
+        assert!(!selects(&dir, "bin/sub/ctr"));
+        assert!(!selects(&dir, "ctr"));
         let top = Extract::Directory(String::new());
-        assert!(wanted(&top, "bridge"));
-        assert!(!wanted(&top, "docs/x"));
+        assert!(selects(&top, "bridge"));
+        assert!(!selects(&top, "docs/x"));
         let named = Extract::Binaries(vec!["linux-amd64/helm".into()]);
-        assert!(wanted(&named, "linux-amd64/helm"));
-        assert!(!wanted(&named, "linux-amd64/README.md"));
+        assert!(selects(&named, "linux-amd64/helm"));
+        assert!(!selects(&named, "linux-amd64/README.md"));
     }
 }

@@ -3,15 +3,19 @@
 //!
 //! The catalog is declarative: one TOML file per upstream under `manifests/catalog/`,
 //! embedded at build time; `--catalog FILE` adds components or replaces built-in ones
-//! of the same name.
+//! of the same name. It is true per version: platforms, checksum files, signatures and
+//! binaries each carry the range of versions in which the upstream publishes them
+//! (../shared/UPSTREAMS.md, "What changes from version to version"), so a combination
+//! never published is refused before any download, with what is published instead.
 
-use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
 use serde::Deserialize;
 
 use crate::platform::Platform;
+use crate::version::{Pattern, Range, Version};
 
 const BUILT_IN: &[(&str, &str)] = &[
     ("kubernetes.toml", include_str!("../manifests/catalog/kubernetes.toml")),
@@ -31,11 +35,12 @@ pub const DEFAULT_MAX_SIZE: u64 = 2 * 1024 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     #[error("unknown component {name:?}")]
-    UnknownComponent { name: String, known: Vec<String> },
-    #[error("{component} is not published for {platform}; it is for {}", available.join(", "))]
-    UnknownPlatform { component: String, platform: Platform, available: Vec<String> },
-    #[error("{text:?} is not a version (want e.g. v1.29.0 or 1.7.13)")]
-    BadVersion { text: String },
+    UnknownComponent { name: String, known: Vec<String>, closest: Option<String> },
+    /// The upstream never published this combination of component, version and
+    /// platform (or no checksum for it): said before any download, with what it does
+    /// publish.
+    #[error("{message}")]
+    NotPublished { message: String, note: Option<String> },
     #[error("version marker {marker:?} is only published for Kubernetes")]
     MarkerNotSupported { marker: String },
     #[error("catalog {file}: {message}")]
@@ -51,10 +56,17 @@ pub enum CatalogError {
 impl CatalogError {
     pub fn hint(&self) -> Option<String> {
         match self {
-            CatalogError::UnknownComponent { known, .. } => {
-                Some(format!("known components: {} (see `kverify components`)", known.join(", ")))
+            CatalogError::UnknownComponent { known, closest, .. } => {
+                let all = format!("known components: {} (see `kverify components`)", known.join(", "));
+                Some(match closest {
+                    Some(c) => format!("did you mean {c}? {all}"),
+                    None => all,
+                })
             }
-            CatalogError::UnknownPlatform { .. } => Some("choose one with --os and --arch".into()),
+            CatalogError::NotPublished { note: Some(note), .. } => Some(note.clone()),
+            CatalogError::NotPublished { note: None, .. } => {
+                Some("`kverify components` lists what each upstream publishes, and from which version".into())
+            }
             _ => None,
         }
     }
@@ -67,7 +79,8 @@ struct CatalogFile {
     component: Vec<ComponentSpec>,
 }
 
-/// A component entry as written in a catalog file.
+/// A component entry as written in a catalog file. Every field is parsed into its type
+/// when the file loads: a malformed `--catalog` fails before anything is downloaded.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ComponentSpec {
@@ -78,16 +91,28 @@ pub struct ComponentSpec {
     pub description: String,
     /// URL template of the artifact.
     pub url: String,
-    /// URL templates of the published checksum files (`{url}` is the artifact's).
-    pub checksums: Vec<String>,
+    /// URL templates of the published checksum files (`{url}` is the artifact's), each
+    /// a string or `{ url = "…", since = "…", until = "…" }`.
+    pub checksums: Vec<Ranged<Template>>,
     /// URL template of version markers (`{marker}`: stable, latest-1.29, …).
     #[serde(default)]
     pub markers: Option<String>,
-    /// `os/arch` pairs the upstream publishes.
-    pub platforms: Vec<String>,
+    /// Platforms the upstream publishes, each `"os/arch"` or
+    /// `{ platform = "os/arch", since = "…", until = "…" }`.
+    pub platforms: Vec<Ranged<Platform>>,
+    /// Why a platform users ask for is not published, by `os/arch` (e.g. runc publishes
+    /// `armel` and `armhf`, never `arm`).
+    #[serde(default)]
+    pub platform_notes: BTreeMap<String, String>,
+    /// First version published (with checksums kverify can use).
+    #[serde(default)]
+    pub since: Option<Version>,
+    /// First version no longer published.
+    #[serde(default)]
+    pub until: Option<Version>,
     /// File mode to install with, octal (default 0755).
     #[serde(default)]
-    pub mode: Option<String>,
+    pub mode: Option<Mode>,
     /// Install under this name instead of the artifact's file name.
     #[serde(default)]
     pub install_as: Option<String>,
@@ -103,12 +128,18 @@ pub struct ComponentSpec {
     pub sbom: Option<SbomSpec>,
 }
 
+impl ComponentSpec {
+    fn versions(&self) -> Range {
+        Range { since: self.since.clone(), until: self.until.clone() }
+    }
+}
+
 /// A release-wide SBOM (SPDX tag-value) with `.sig`/`.cert` beside it.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SbomSpec {
     /// First version that publishes it.
-    pub since: String,
+    pub since: Version,
     /// URL template of the SBOM; its signature and certificate are `.sig` and `.cert` beside it.
     pub url: String,
     /// The `DocumentNamespace` it must carry (template), so another release's cannot be replayed.
@@ -124,7 +155,8 @@ pub struct ArchiveSpec {
     /// Named binaries, each required.
     #[serde(default)]
     pub binaries: Vec<BinarySpec>,
-    /// Every regular file directly under this directory (`bin/`; `""` for the top).
+    /// Every executable regular file directly under this directory (`bin/`; `""` for
+    /// the top).
     #[serde(default)]
     pub directory: Option<String>,
 }
@@ -136,7 +168,10 @@ pub struct BinarySpec {
     pub path: String,
     /// First version that ships it.
     #[serde(default)]
-    pub since: Option<String>,
+    pub since: Option<Version>,
+    /// First version that no longer ships it.
+    #[serde(default)]
+    pub until: Option<Version>,
 }
 
 /// A signature the upstream publishes from some version on, and who must have made it.
@@ -144,9 +179,9 @@ pub struct BinarySpec {
 #[serde(deny_unknown_fields)]
 pub struct SignatureSpec {
     /// `cosign-detached` (`.sig` + `.cert`) or `intoto-jsonl` (Sigstore bundles of provenance).
-    pub kind: String,
-    /// First version that publishes it.
-    pub since: String,
+    pub kind: SignatureKind,
+    /// First version that publishes it: from here a missing signature fails closed.
+    pub since: Version,
     /// URL template of the signature (or the bundle file).
     pub signature: String,
     /// URL template of the certificate (`cosign-detached` only).
@@ -156,88 +191,131 @@ pub struct SignatureSpec {
     pub identity: String,
     /// OIDC issuer the certificate must carry.
     pub issuer: String,
+    /// Versions the upstream may have published without a signature, with why: for them
+    /// a missing signature is reported, not failed (a present one must still verify).
+    #[serde(default)]
+    pub unsigned: Vec<UnsignedSpec>,
 }
 
-/// A release version: `1.29.0`, `1.30.0-rc.1`. Displayed with its `v`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Version {
-    /// Without the leading `v`.
-    text: String,
-    numbers: [u64; 3],
-    pre: bool,
+/// Versions that may lack a signature: those `versions` names (a pattern such as
+/// `*.*.0-alpha.0`) inside `since`..`until`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnsignedSpec {
+    #[serde(default)]
+    pub versions: Option<Pattern>,
+    #[serde(default)]
+    pub since: Option<Version>,
+    #[serde(default)]
+    pub until: Option<Version>,
+    /// Why, in words a report can show: "alpha.0 is cut unsigned with the branch".
+    pub why: String,
 }
 
-impl Version {
-    pub fn parse(text: &str) -> Result<Version, CatalogError> {
-        let bad = || CatalogError::BadVersion { text: text.to_string() };
-        let bare = text.trim().strip_prefix('v').unwrap_or(text.trim());
-        let (core, pre) = match bare.split_once(['-', '+']) {
-            Some((core, rest)) => {
-                if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.+".contains(&b)) {
-                    return Err(bad());
-                }
-                (core, true)
-            }
-            None => (bare, false),
-        };
-        let parts: Vec<&str> = core.split('.').collect();
-        if parts.len() != 3
-            || parts.iter().any(|p| p.is_empty() || p.len() > 9 || !p.bytes().all(|b| b.is_ascii_digit()))
-        {
-            return Err(bad());
-        }
-        let mut numbers = [0u64; 3];
-        for (n, p) in numbers.iter_mut().zip(&parts) {
-            *n = p.parse().map_err(|_| bad())?;
-        }
-        Ok(Version { text: bare.to_string(), numbers, pre })
-    }
-
-    /// Without the leading `v`, as templates use it.
-    pub fn bare(&self) -> &str {
-        &self.text
-    }
-
-    /// `self >= since`, comparing release numbers (a pre-release of 1.26.0 counts as
-    /// 1.26.0: Kubernetes signs its release candidates too).
-    pub fn at_least(&self, since: &Version) -> bool {
-        self.numbers.cmp(&since.numbers) != Ordering::Less
-    }
-
-    pub fn is_prerelease(&self) -> bool {
-        self.pre
+impl UnsignedSpec {
+    fn matches(&self, version: &Version) -> bool {
+        Range { since: self.since.clone(), until: self.until.clone() }.contains(version)
+            && self.versions.as_ref().is_none_or(|p| p.matches(version))
     }
 }
 
-impl fmt::Display for Version {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "v{}", self.text)
-    }
-}
-
-/// What a user asked for: an exact version or a Kubernetes marker.
+/// A value that holds for a range of versions: written as the plain value (every
+/// version) or as a table `{ KEY = value, since = "…", until = "…" }`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum VersionRequest {
-    Exact(Version),
-    /// `stable`, `latest`, `stable-1`, `stable-1.29`, `latest-1.29`.
-    Marker(String),
+pub struct Ranged<T> {
+    pub value: T,
+    pub range: Range,
 }
 
-impl VersionRequest {
-    pub fn parse(text: &str) -> Result<VersionRequest, CatalogError> {
-        let t = text.trim();
-        let is_marker = ["stable", "latest"].iter().any(|m| {
-            t == *m
-                || t.strip_prefix(m).and_then(|r| r.strip_prefix('-')).is_some_and(|r| {
-                    !r.is_empty()
-                        && r.split('.').count() <= 2
-                        && r.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-                })
-        });
-        if is_marker {
-            Ok(VersionRequest::Marker(t.to_string()))
-        } else {
-            Version::parse(t).map(VersionRequest::Exact)
+/// A value a [`Ranged`] can hold, parsed from text, under its key in the table form.
+pub trait RangedValue: Sized {
+    const KEY: &'static str;
+    fn parse(text: &str) -> Result<Self, String>;
+}
+
+impl RangedValue for Platform {
+    const KEY: &'static str = "platform";
+    fn parse(text: &str) -> Result<Platform, String> {
+        Platform::parse(text).map_err(|e| e.to_string())
+    }
+}
+
+/// A URL template.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Template(pub String);
+
+impl RangedValue for Template {
+    const KEY: &'static str = "url";
+    fn parse(text: &str) -> Result<Template, String> {
+        Ok(Template(text.to_string()))
+    }
+}
+
+impl<'de, T: RangedValue> Deserialize<'de> for Ranged<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Ranged<T>, D::Error> {
+        use serde::de::Error as _;
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Plain(String),
+            Table(BTreeMap<String, String>),
+        }
+        let raw = Raw::deserialize(deserializer).map_err(|_| {
+            D::Error::custom(format!(
+                "want a string, or a table {{ {} = \"…\", since = \"…\", until = \"…\" }}",
+                T::KEY
+            ))
+        })?;
+        let (text, mut table) = match raw {
+            Raw::Plain(text) => (text, BTreeMap::new()),
+            Raw::Table(mut table) => {
+                let text = table.remove(T::KEY).ok_or_else(|| D::Error::missing_field(T::KEY))?;
+                (text, table)
+            }
+        };
+        let value = T::parse(&text).map_err(D::Error::custom)?;
+        let mut version = |key: &str| {
+            table
+                .remove(key)
+                .map(|v| Version::parse(&v).map_err(|e| D::Error::custom(format!("{key}: {e}"))))
+                .transpose()
+        };
+        let range = Range { since: version("since")?, until: version("until")? };
+        if let Some(key) = table.keys().next() {
+            return Err(D::Error::unknown_field(key, &[T::KEY, "since", "until"]));
+        }
+        Ok(Ranged { value, range })
+    }
+}
+
+/// A file mode, written in octal (`"0644"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mode(pub u32);
+
+impl<'de> Deserialize<'de> for Mode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Mode, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        u32::from_str_radix(&text, 8).ok().filter(|m| *m <= 0o777).map(Mode).ok_or_else(|| {
+            serde::de::Error::custom(format!("mode {text:?} is not an octal permission such as \"0755\""))
+        })
+    }
+}
+
+/// How a signature is published.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignatureKind {
+    /// A cosign `.sig` (base64 DER ECDSA) and `.cert` (base64 PEM) beside the artifact.
+    CosignDetached,
+    /// One JSON line per Sigstore bundle of in-toto provenance naming the artifact.
+    IntotoJsonl,
+}
+
+impl SignatureKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            SignatureKind::CosignDetached => "cosign-detached",
+            SignatureKind::IntotoJsonl => "intoto-jsonl",
         }
     }
 }
@@ -250,12 +328,21 @@ pub struct SignatureRef {
     pub certificate_url: Option<String>,
     pub identity: String,
     pub issuer: String,
+    /// `Some(why)` when this version may have been published unsigned: a missing
+    /// signature is then reported (unless `--require-signature`), not failed.
+    pub may_be_missing: Option<String>,
+    /// The version marker this version was reached through: a missing signature then
+    /// always fails, and the message names the version to ask for explicitly.
+    pub via_marker: Option<ViaMarker>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SignatureKind {
-    CosignDetached,
-    IntotoJsonl,
+/// How a version was reached through a marker, for messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ViaMarker {
+    /// `stable`, `latest-1.29`.
+    pub marker: String,
+    /// The request that names the same release explicitly: `kubectl@v1.33.0-alpha.0`.
+    pub explicit: String,
 }
 
 /// A signed SBOM resolved for one artifact.
@@ -274,7 +361,8 @@ pub struct SbomRef {
 pub enum Extract {
     /// These paths, each required; installed under their last component.
     Binaries(Vec<String>),
-    /// Every regular file directly under this directory (`bin/`, or `` for the top).
+    /// Every executable regular file directly under this directory (`bin/`, or `` for
+    /// the top); other files there (`README.md`, `LICENSE`) are not binaries.
     Directory(String),
 }
 
@@ -306,6 +394,30 @@ impl Artifact {
     pub fn label(&self) -> String {
         format!("{} {} {}", self.component, self.version, self.platform)
     }
+
+    /// The artifact as reached through a version marker: its signature (and its
+    /// release SBOM's) is required, whatever the version.
+    pub fn reached_through(mut self, marker: &impl fmt::Display) -> Artifact {
+        let via = ViaMarker { marker: marker.to_string(), explicit: format!("{}@{}", self.component, self.version) };
+        let sbom = self.sbom.as_mut().map(|s| &mut s.signature);
+        for signature in self.signature.iter_mut().chain(sbom) {
+            signature.via_marker = Some(via.clone());
+        }
+        self
+    }
+}
+
+/// What the catalog says of one component name, for `kverify components`.
+#[derive(Clone, Debug)]
+pub struct ComponentInfo {
+    pub name: String,
+    pub upstream: String,
+    pub description: String,
+    pub versions: Range,
+    pub platforms: Vec<Ranged<Platform>>,
+    pub checksums: Vec<Ranged<Template>>,
+    /// The signature kind and the first version signed, if any.
+    pub signature: Option<(SignatureKind, Version)>,
 }
 
 /// Every component kverify knows.
@@ -348,23 +460,26 @@ impl Catalog {
         &self.fingerprint
     }
 
-    /// Every component name, sorted, with its description and platforms.
-    pub fn components(&self) -> Vec<(String, String, String, Vec<String>)> {
-        let mut out: Vec<(String, String, String, Vec<String>)> = Vec::new();
+    /// Every component name, sorted, with what it publishes.
+    pub fn components(&self) -> Vec<ComponentInfo> {
+        let mut out: Vec<ComponentInfo> = Vec::new();
         for (_, spec) in &self.specs {
             for name in &spec.names {
-                match out.iter_mut().find(|(n, ..)| n == name) {
-                    Some((.., platforms)) => platforms.extend(spec.platforms.iter().cloned()),
-                    None => out.push((
-                        name.clone(),
-                        spec.upstream.clone(),
-                        spec.description.clone(),
-                        spec.platforms.clone(),
-                    )),
+                match out.iter_mut().find(|c| &c.name == name) {
+                    Some(c) => c.platforms.extend(spec.platforms.iter().cloned()),
+                    None => out.push(ComponentInfo {
+                        name: name.clone(),
+                        upstream: spec.upstream.clone(),
+                        description: spec.description.clone(),
+                        versions: spec.versions(),
+                        platforms: spec.platforms.clone(),
+                        checksums: spec.checksums.clone(),
+                        signature: spec.signature.as_ref().map(|s| (s.kind, s.since.clone())),
+                    }),
                 }
             }
         }
-        out.sort();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
         out
     }
 
@@ -372,20 +487,23 @@ impl Catalog {
         self.specs.iter().any(|(_, s)| s.names.iter().any(|n| n == name))
     }
 
-    fn spec_for(&self, name: &str, platform: &Platform) -> Result<&ComponentSpec, CatalogError> {
+    /// The entries that serve `name` (one per platform group).
+    fn named(&self, name: &str) -> Result<Vec<&ComponentSpec>, CatalogError> {
         let named: Vec<&ComponentSpec> =
             self.specs.iter().map(|(_, s)| s).filter(|s| s.names.iter().any(|n| n == name)).collect();
         if named.is_empty() {
-            let mut known: Vec<String> = self.components().into_iter().map(|c| c.0).collect();
-            known.dedup();
-            return Err(CatalogError::UnknownComponent { name: name.to_string(), known });
+            let known: Vec<String> = self.components().into_iter().map(|c| c.name).collect();
+            let closest = closest(name, &known);
+            return Err(CatalogError::UnknownComponent { name: name.to_string(), known, closest });
         }
-        let wanted = platform.to_string();
-        named.iter().copied().find(|s| s.platforms.contains(&wanted)).ok_or_else(|| CatalogError::UnknownPlatform {
-            component: name.to_string(),
-            platform: platform.clone(),
-            available: named.iter().flat_map(|s| s.platforms.clone()).collect(),
-        })
+        Ok(named)
+    }
+
+    /// The entry that publishes `name` for `platform` at some version.
+    fn spec_for(&self, name: &str, platform: &Platform) -> Result<&ComponentSpec, CatalogError> {
+        let named = self.named(name)?;
+        let found = named.iter().copied().find(|s| s.platforms.iter().any(|p| p.value == *platform));
+        found.ok_or_else(|| not_published(name, None, platform, &named))
     }
 
     /// The marker URL for `name` (only Kubernetes publishes markers).
@@ -396,32 +514,60 @@ impl Catalog {
         Ok(template.replace("{marker}", marker))
     }
 
-    /// Resolves a component at an exact version for a platform.
+    /// Resolves a component at an exact version for a platform: exit 2 (before any
+    /// download) when the upstream never published that combination.
     pub fn resolve(&self, name: &str, version: &Version, platform: &Platform) -> Result<Artifact, CatalogError> {
         let spec = self.spec_for(name, platform)?;
+        if let Some(why) = spec.versions().excludes(version) {
+            return Err(CatalogError::NotPublished {
+                message: format!("{name} {version} is not published: {name} is {why}"),
+                note: None,
+            });
+        }
+        let listed = spec.platforms.iter().find(|p| p.value == *platform).map(|p| &p.range);
+        if listed.is_some_and(|range| !range.contains(version)) {
+            return Err(not_published(name, Some(version), platform, &self.named(name)?));
+        }
         let fill = |template: &str, url: &str| expand(template, name, version, platform, url);
         let url = fill(&spec.url, "");
         let file_name = url.rsplit('/').next().unwrap_or(&url).to_string();
-        let since = |v: &Option<String>| match v {
-            None => true,
-            Some(s) => Version::parse(s).map(|s| version.at_least(&s)).unwrap_or(false),
-        };
-        let signature = spec.signature.as_ref().filter(|s| since(&Some(s.since.clone()))).map(|s| SignatureRef {
-            kind: if s.kind == "intoto-jsonl" { SignatureKind::IntotoJsonl } else { SignatureKind::CosignDetached },
-            url: fill(&s.signature, &url),
-            certificate_url: s.certificate.as_ref().map(|c| fill(c, &url)),
-            identity: fill(&s.identity, &url),
-            issuer: s.issuer.clone(),
+        let checksum_urls: Vec<String> =
+            spec.checksums.iter().filter(|c| c.range.contains(version)).map(|c| fill(&c.value.0, &url)).collect();
+        if checksum_urls.is_empty() {
+            let ranges: Vec<String> = spec.checksums.iter().map(|c| c.range.to_string()).collect();
+            return Err(CatalogError::NotPublished {
+                message: format!(
+                    "{name} {version}: no checksum file is published for this version (checksums are published {}); \
+                     kverify installs nothing unverified",
+                    ranges.join(", ")
+                ),
+                note: None,
+            });
+        }
+        let signature = spec.signature.as_ref().and_then(|s| {
+            let may_be_missing = s.unsigned.iter().find(|u| u.matches(version)).map(|u| u.why.clone());
+            (may_be_missing.is_some() || version.at_least(&s.since)).then(|| SignatureRef {
+                kind: s.kind,
+                url: fill(&s.signature, &url),
+                certificate_url: s.certificate.as_ref().map(|c| fill(c, &url)),
+                identity: fill(&s.identity, &url),
+                issuer: s.issuer.clone(),
+                may_be_missing,
+                via_marker: None,
+            })
         });
         let extract = spec.archive.as_ref().map(|a| match &a.directory {
             Some(dir) => Extract::Directory(fill(dir, &url)),
-            None => {
-                Extract::Binaries(a.binaries.iter().filter(|b| since(&b.since)).map(|b| fill(&b.path, &url)).collect())
-            }
+            None => Extract::Binaries(
+                a.binaries
+                    .iter()
+                    .filter(|b| Range { since: b.since.clone(), until: b.until.clone() }.contains(version))
+                    .map(|b| fill(&b.path, &url))
+                    .collect(),
+            ),
         });
-        let mode = spec.mode.as_deref().and_then(|m| u32::from_str_radix(m, 8).ok()).unwrap_or(0o755);
         let sbom = match (&spec.sbom, &signature) {
-            (Some(b), Some(sig)) if since(&Some(b.since.clone())) => {
+            (Some(b), Some(sig)) if version.at_least(&b.since) => {
                 let sbom_url = fill(&b.url, &url);
                 Some(SbomRef {
                     namespace: fill(&b.namespace, &url),
@@ -430,8 +576,7 @@ impl Catalog {
                         kind: SignatureKind::CosignDetached,
                         url: format!("{sbom_url}.sig"),
                         certificate_url: Some(format!("{sbom_url}.cert")),
-                        identity: sig.identity.clone(),
-                        issuer: sig.issuer.clone(),
+                        ..sig.clone()
                     },
                     url: sbom_url,
                 })
@@ -445,14 +590,68 @@ impl Catalog {
             platform: platform.clone(),
             install_name: spec.install_as.clone().unwrap_or_else(|| file_name.clone()),
             file_name,
-            checksum_urls: spec.checksums.iter().map(|c| fill(c, &url)).collect(),
+            checksum_urls,
             signature,
             extract,
             sbom,
-            mode,
+            mode: spec.mode.map_or(0o755, |m| m.0),
             max_size: spec.max_size.unwrap_or(DEFAULT_MAX_SIZE),
             url,
         })
+    }
+}
+
+/// `name` (at `version`, when known) is not published for `platform`: what is, and
+/// why not this one (dropped, not yet, or the catalog's note).
+fn not_published(name: &str, version: Option<&Version>, platform: &Platform, named: &[&ComponentSpec]) -> CatalogError {
+    let mut available = Vec::new();
+    let mut why = None;
+    for p in named.iter().flat_map(|s| &s.platforms) {
+        match version {
+            Some(v) if p.value == *platform => why = p.range.excludes(v),
+            Some(v) if !p.range.contains(v) => {}
+            _ if available.contains(&p.value.to_string()) => {}
+            _ => available.push(p.value.to_string()),
+        }
+    }
+    let subject = match version {
+        Some(v) => format!("{name} {v}"),
+        None => name.to_string(),
+    };
+    let why = why.map(|w| format!(" ({platform} was {w})")).unwrap_or_default();
+    let note = named.iter().find_map(|s| s.platform_notes.get(&platform.to_string())).cloned();
+    CatalogError::NotPublished {
+        message: format!("{subject} is not published for {platform}{why}; it is for {}", available.join(", ")),
+        note,
+    }
+}
+
+/// The known name closest to a mistyped one, if one is close enough to be the intent.
+fn closest(name: &str, known: &[String]) -> Option<String> {
+    let distance = |a: &str, b: &str| {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut prev = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let cost = if ca == *cb { prev } else { prev + 1 };
+                prev = row[j + 1];
+                row[j + 1] = cost.min(row[j] + 1).min(row[j + 1] + 1);
+            }
+        }
+        row[b.len()]
+    };
+    known.iter().map(|k| (distance(name, k), k)).filter(|(d, k)| *d <= 2.max(k.len() / 4)).min().map(|(_, k)| k.clone())
+}
+
+impl fmt::Display for Ranged<Platform> {
+    /// `linux/arm` or `linux/arm (before v1.29.0)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.range.is_always() {
+            true => write!(f, "{}", self.value),
+            false => write!(f, "{} ({})", self.value, self.range),
+        }
     }
 }
 
@@ -486,8 +685,9 @@ fn expand(template: &str, name: &str, version: &Version, platform: &Platform, ur
         .replace("{exe}", exe)
 }
 
-/// Parses and checks one catalog file: every template must expand fully, every
-/// platform and version must parse, so a bad `--catalog` fails before any download.
+/// Parses and checks one catalog file: types are checked as it deserializes; here every
+/// template must expand fully and the combinations must make sense, so a bad
+/// `--catalog` fails before any download.
 fn parse_file(file: &str, text: &str) -> Result<Vec<(String, ComponentSpec)>, CatalogError> {
     let malformed = |message: String| CatalogError::Malformed { file: file.to_string(), message };
     let parsed: CatalogFile = toml::from_str(text).map_err(|e| malformed(e.to_string().trim_end().to_string()))?;
@@ -497,31 +697,35 @@ fn parse_file(file: &str, text: &str) -> Result<Vec<(String, ComponentSpec)>, Ca
         if spec.names.is_empty() {
             return Err(malformed("a component with no names".into()));
         }
+        if spec.platforms.is_empty() {
+            return Err(malformed(format!("{what}: no platforms")));
+        }
+        if spec.checksums.is_empty() {
+            return Err(malformed(format!("{what}: no checksum files; kverify installs nothing unverified")));
+        }
+        let mut templates = vec![spec.url.clone()];
+        templates.extend(spec.checksums.iter().map(|c| c.value.0.clone()));
+        if let Some(b) = &spec.sbom {
+            templates.extend([b.url.clone(), b.namespace.clone(), b.path.clone()]);
+            if spec.signature.is_none() {
+                return Err(malformed(format!("{what}: an sbom needs the component's signature identity")));
+            }
+        }
+        if let Some(s) = &spec.signature {
+            templates.extend([s.signature.clone(), s.identity.clone()]);
+            templates.extend(s.certificate.clone());
+            if s.kind == SignatureKind::CosignDetached && s.certificate.is_none() {
+                return Err(malformed(format!("{what}: a cosign-detached signature needs a certificate URL")));
+            }
+        }
+        if let Some(a) = &spec.archive {
+            templates.extend(a.binaries.iter().map(|b| b.path.clone()));
+            templates.extend(a.directory.clone());
+        }
         for p in &spec.platforms {
-            let platform = Platform::parse(p).map_err(|e| malformed(format!("{what}: {e}")))?;
-            let mut templates = vec![spec.url.clone()];
-            templates.extend(spec.checksums.iter().cloned());
-            if let Some(b) = &spec.sbom {
-                templates.extend([b.url.clone(), b.namespace.clone(), b.path.clone()]);
-                Version::parse(&b.since).map_err(|e| malformed(format!("{what}: sbom since: {e}")))?;
-                if spec.signature.is_none() {
-                    return Err(malformed(format!("{what}: an sbom needs the component's signature identity")));
-                }
-            }
-            if let Some(s) = &spec.signature {
-                templates.extend([s.signature.clone(), s.identity.clone()]);
-                templates.extend(s.certificate.clone());
-                Version::parse(&s.since).map_err(|e| malformed(format!("{what}: signature since: {e}")))?;
-                if !["cosign-detached", "intoto-jsonl"].contains(&s.kind.as_str()) {
-                    return Err(malformed(format!("{what}: unknown signature kind {:?}", s.kind)));
-                }
-                if s.kind == "cosign-detached" && s.certificate.is_none() {
-                    return Err(malformed(format!("{what}: a cosign-detached signature needs a certificate URL")));
-                }
-            }
             for name in &spec.names {
                 for t in &templates {
-                    let expanded = expand(t, name, &probe, &platform, "https://x/y");
+                    let expanded = expand(t, name, &probe, &p.value, "https://x/y");
                     if let Some(i) = expanded.find('{') {
                         return Err(malformed(format!(
                             "{what}: unknown template variable in {t:?} at {:?}",
@@ -531,11 +735,8 @@ fn parse_file(file: &str, text: &str) -> Result<Vec<(String, ComponentSpec)>, Ca
                 }
             }
         }
-        if spec.checksums.is_empty() {
-            return Err(malformed(format!("{what}: no checksum files; kverify installs nothing unverified")));
-        }
-        if let Some(m) = &spec.mode {
-            u32::from_str_radix(m, 8).map_err(|_| malformed(format!("{what}: mode {m:?} is not octal")))?;
+        for key in spec.platform_notes.keys() {
+            Platform::parse(key).map_err(|e| malformed(format!("{what}: platform_notes: {e}")))?;
         }
     }
     Ok(parsed.component.into_iter().map(|c| (file.to_string(), c)).collect())
@@ -552,7 +753,7 @@ mod tests {
     #[test]
     fn built_in_catalog_loads_and_resolves_every_upstream() {
         let catalog = Catalog::load(&[]).unwrap();
-        let v = |s| Version::parse(s).unwrap();
+        let v = |s: &str| Version::parse(s).unwrap();
         let kubelet = catalog.resolve("kubelet", &v("v1.29.0"), &linux_amd64()).unwrap();
         assert_eq!(kubelet.url, "https://dl.k8s.io/release/v1.29.0/bin/linux/amd64/kubelet");
         assert_eq!(kubelet.checksum_urls, [format!("{}.sha256", kubelet.url), format!("{}.sha512", kubelet.url)]);
@@ -567,7 +768,15 @@ mod tests {
             Some("https://dl.k8s.io/release/v1.29.0/bin/linux/amd64/kubelet.cert")
         );
         assert_eq!(sig.identity, "krel-staging@k8s-releng-prod.iam.gserviceaccount.com");
-        assert!(catalog.resolve("kubelet", &v("1.25.9"), &linux_amd64()).unwrap().signature.is_none());
+        assert!(catalog.resolve("kubelet", &v("1.25.4"), &linux_amd64()).unwrap().signature.is_none());
+        let may_be_missing = |version: &str| {
+            catalog.resolve("kubectl", &v(version), &linux_amd64()).unwrap().signature.unwrap().may_be_missing
+        };
+        assert_eq!(may_be_missing("1.33.0-alpha.0").as_deref(), Some("alpha.0 is cut unsigned with the branch"));
+        assert!(may_be_missing("1.26.0-rc.0").is_some() && may_be_missing("1.25.9").is_some());
+        for signed in ["1.33.0-alpha.1", "1.33.0-rc.1", "1.26.0-rc.1", "1.26.0", "1.29.4"] {
+            assert_eq!(may_be_missing(signed), None, "{signed}");
+        }
 
         let etcd = catalog.resolve("etcd", &v("3.5.12"), &linux_amd64()).unwrap();
         assert_eq!(
@@ -598,8 +807,55 @@ mod tests {
         let win = catalog.resolve("kubectl", &v("1.29.0"), &Platform::parse("windows/amd64").unwrap()).unwrap();
         assert!(win.url.ends_with("/bin/windows/amd64/kubectl.exe"));
         for name in ["crictl", "cni-plugins", "helm", "kubernetes-server", "kube-apiserver"] {
-            catalog.resolve(name, &v("1.2.3"), &linux_amd64()).unwrap();
+            catalog.resolve(name, &v("1.25.3"), &linux_amd64()).unwrap();
         }
+        let p = |text: &str| Platform::parse(text).unwrap();
+        let kubelet = catalog.resolve("kubelet", &v("1.31.0"), &p("windows/amd64")).unwrap();
+        assert!(kubelet.url.ends_with("/v1.31.0/bin/windows/amd64/kubelet.exe"), "{}", kubelet.url);
+        assert_eq!(kubelet.install_name, "kubelet.exe");
+        assert_eq!(kubelet.sbom.unwrap().path, "bin/windows/amd64/kubelet.exe");
+        catalog.resolve("kubectl-convert", &v("1.31.0"), &p("darwin/arm64")).unwrap();
+        catalog.resolve("kubernetes-node", &v("1.31.0"), &p("windows/amd64")).unwrap();
+        let crictl = catalog.resolve("crictl", &v("1.22.0"), &linux_amd64()).unwrap();
+        assert_eq!(crictl.checksum_urls, [format!("{}.sha256", crictl.url)]);
+        let static2 = catalog.resolve("containerd-static", &v("2.0.1"), &linux_amd64()).unwrap();
+        assert_eq!(static2.signature.unwrap().kind, SignatureKind::IntotoJsonl);
+        let runc = catalog.resolve("runc", &v("1.3.0"), &p("linux/armhf")).unwrap();
+        assert!(runc.url.ends_with("/runc.armhf"));
+    }
+
+    #[test]
+    fn combinations_never_published_say_what_is() {
+        let catalog = Catalog::load(&[]).unwrap();
+        let v = |s: &str| Version::parse(s).unwrap();
+        let p = |text: &str| Platform::parse(text).unwrap();
+        let refused = |name, version, platform| {
+            let e = catalog.resolve(name, &v(version), &p(platform)).unwrap_err();
+            assert!(matches!(e, CatalogError::NotPublished { .. }), "{e:?}");
+            (e.to_string(), e.hint().unwrap_or_default())
+        };
+        let (e, _) = refused("crictl", "1.31.1", "linux/arm");
+        assert_eq!(
+            e,
+            "crictl v1.31.1 is not published for linux/arm (linux/arm was dropped in v1.29.0); it is for \
+             linux/amd64, linux/arm64, linux/386, linux/ppc64le, linux/s390x, linux/riscv64"
+        );
+        assert!(refused("crictl", "1.26.0", "linux/riscv64").0.contains("(linux/riscv64 was published from v1.27.0)"));
+        assert!(refused("crictl", "1.20.0", "linux/amd64")
+            .0
+            .contains("no checksum file is published for this version"));
+        assert!(refused("etcd", "3.4.45", "linux/s390x")
+            .0
+            .starts_with("etcd v3.4.45 is not published for linux/s390x"));
+        assert!(refused("containerd", "1.6.36", "linux/s390x").0.contains("published from v1.7.0"));
+        assert_eq!(
+            refused("containerd-static", "1.6.36", "linux/amd64").0,
+            "containerd-static v1.6.36 is not published: containerd-static is published from v1.7.0"
+        );
+        let (e, hint) = refused("runc", "1.3.0", "linux/arm");
+        assert!(e.contains("linux/armel, linux/armhf"), "{e}");
+        assert!(hint.contains("--arch armel") && hint.contains("--arch armhf"), "{hint}");
+        assert!(refused("runc", "1.1.12", "linux/386").0.contains("published from v1.2.0"));
     }
 
     #[test]
@@ -611,23 +867,10 @@ mod tests {
         assert!(e.hint().unwrap().contains("kubelet"));
         let e = catalog.resolve("kubelet", &v, &Platform::parse("darwin/arm64").unwrap()).unwrap_err();
         assert!(e.to_string().starts_with("kubelet is not published for darwin/arm64; it is for linux/amd64"), "{e}");
-    }
-
-    #[test]
-    fn versions_and_markers() {
-        assert_eq!(Version::parse("v1.7.13").unwrap(), Version::parse("1.7.13").unwrap());
-        assert_eq!(Version::parse("1.30.0-rc.1").unwrap().to_string(), "v1.30.0-rc.1");
-        for bad in ["1.29", "v1.29.x", "", "1.2.3.4", "1.2.3-", "../1.2.3", "1.2.3/x"] {
-            assert!(Version::parse(bad).is_err(), "{bad}");
-        }
-        for marker in ["stable", "latest", "stable-1", "stable-1.29", "latest-1.29"] {
-            assert_eq!(VersionRequest::parse(marker).unwrap(), VersionRequest::Marker(marker.into()));
-        }
-        assert!(VersionRequest::parse("stable-").is_err());
-        assert!(VersionRequest::parse("latest-1.29.0.1").is_err());
-        let rc = Version::parse("1.26.0-rc.0").unwrap();
-        assert!(rc.at_least(&Version::parse("1.26.0").unwrap()));
-        assert!(!Version::parse("1.25.99").unwrap().at_least(&Version::parse("1.26.0").unwrap()));
+        let e = catalog.resolve("kubelett", &v, &linux_amd64()).unwrap_err();
+        assert!(e.hint().unwrap().starts_with("did you mean kubelet? known components: "), "{:?}", e.hint());
+        let e = catalog.resolve("zzzzzz", &v, &linux_amd64()).unwrap_err();
+        assert!(e.hint().unwrap().starts_with("known components: "), "{:?}", e.hint());
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod release;
 pub mod report;
 pub mod sbom;
 pub mod signature;
+pub mod version;
 
 use std::error::Error as _;
 
@@ -41,6 +42,9 @@ pub enum Error {
     Checksums(#[from] checksums::ChecksumError),
     #[error(transparent)]
     Catalog(#[from] catalog::CatalogError),
+    /// A version on the command line that does not parse.
+    #[error(transparent)]
+    Version(#[from] version::BadVersion),
     #[error(transparent)]
     Fetch(#[from] fetch::FetchError),
     #[error(transparent)]
@@ -81,7 +85,7 @@ impl Error {
             Error::Rekor(e) if e.is_network() => ExitStatus::Io,
             Error::Rekor(_) => ExitStatus::Failed,
             Error::Catalog(catalog::CatalogError::Read { .. }) => ExitStatus::Io,
-            Error::Catalog(_) => ExitStatus::Usage,
+            Error::Catalog(_) | Error::Version(_) => ExitStatus::Usage,
             Error::Fetch(e) if e.is_usage() => ExitStatus::Usage,
             Error::Fetch(e) if e.is_verification_failure() => ExitStatus::Failed,
             Error::Fetch(_) => ExitStatus::Io,
@@ -120,6 +124,7 @@ impl Error {
                 Some("use the SHA-256 or SHA-512 checksum file the upstream publishes".into())
             }
             Error::Catalog(e) => e.hint(),
+            Error::Release(e) if e.hint().is_some() => e.hint(),
             Error::Install(install::InstallError::DestinationIsSymlink { .. }) => {
                 Some("remove the link, or give --dest the directory it points into".into())
             }

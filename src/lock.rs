@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::Version;
 use crate::digest::{Algorithm, Digest};
 use crate::expect::{Expected, Label};
 use crate::platform::Platform;
 use crate::report::SignatureEvidence;
+use crate::version::Version;
 
 /// The lock format this kverify writes and reads.
 pub const FORMAT: u32 = 1;

@@ -5,7 +5,9 @@ use std::fmt;
 use crate::Error;
 
 const OSES: &[&str] = &["linux", "darwin", "windows"];
-const ARCHES: &[&str] = &["amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64"];
+/// Kubernetes' architecture names, and runc's two 32-bit ARM builds (ARMv6 soft float,
+/// ARMv7 hard float), which it names in Debian's words instead of `arm`.
+const ARCHES: &[&str] = &["amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64", "armel", "armhf"];
 
 /// A platform such as `linux/amd64`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -59,6 +61,13 @@ impl Platform {
             .split_once('/')
             .ok_or_else(|| Error::usage(format!("platform {text:?} is not OS/ARCH (e.g. linux/amd64)")))?;
         Platform::from_flags(Some(os), Some(arch))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Platform {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Platform, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Platform::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 

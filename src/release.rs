@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::catalog::{Artifact, Catalog, SignatureKind, SignatureRef, Version, VersionRequest};
+use crate::catalog::{Artifact, Catalog, SignatureKind, SignatureRef, ViaMarker};
 use crate::checksums::{self, MAX_FILE_LEN};
 use crate::expect::{Expectations, Expected, Label};
 use crate::fetch::{FetchError, Transport};
@@ -12,6 +12,7 @@ use crate::platform::Platform;
 use crate::report::SignatureEvidence;
 use crate::sbom::Sbom;
 use crate::signature::{self, IdentityMatcher, Policy, TrustRoot};
+use crate::version::{Marker, Version, VersionRequest};
 use crate::Error;
 
 /// Signatures and bundles are small; attestation files of many bundles less so.
@@ -38,10 +39,12 @@ pub enum ReleaseError {
     },
     #[error("{0}")]
     Ambiguous(#[from] crate::expect::Ambiguous),
-    #[error("the upstream publishes a signature for {artifact}, but it is missing: {url}")]
+    #[error("the upstream publishes a signature for {artifact}, but it is missing: {url}{}", marker_note(.via_marker))]
     SignatureMissing {
         artifact: String,
         url: String,
+        /// The marker the version was reached through, whose release must be signed.
+        via_marker: Option<Box<ViaMarker>>,
         #[source]
         source: FetchError,
     },
@@ -62,6 +65,39 @@ pub enum ReleaseError {
     NotInSbom { artifact: String, url: String },
     #[error("version marker {url} holds {text:?}, not a version")]
     BadMarker { url: String, text: String },
+    /// A marker file names a version the marker cannot mean (a rolled-back `stable`, a
+    /// `latest-1.29` naming 1.30): a mirror pointing it elsewhere.
+    #[error("version marker {url} names {version}, which {marker} cannot name: {why}")]
+    MarkerRefused { url: String, marker: String, version: String, why: String },
+    #[error(
+        "version marker {marker} names {component} {version}, for which no signature is published: \
+         a marker never leads to an unsigned install (markers are unsigned, and a mirror can point them anywhere)"
+    )]
+    MarkerUnsigned { marker: String, component: String, version: String },
+}
+
+impl ReleaseError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ReleaseError::MarkerUnsigned { component, version, .. } => {
+                Some(format!("if you mean that release, ask for it explicitly: {component}@{version}"))
+            }
+            ReleaseError::SignatureMissing { via_marker: Some(via), .. } => {
+                Some(format!("if you mean that release unsigned, ask for it explicitly: {}", via.explicit))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// ` (reached through the version marker stable, …)` when it was.
+fn marker_note(via_marker: &Option<Box<ViaMarker>>) -> String {
+    match via_marker {
+        Some(via) => {
+            format!(" (reached through the version marker {}, which must lead to a signed release)", via.marker)
+        }
+        None => String::new(),
+    }
 }
 
 /// Whether signatures are checked, as `--require-signature` and
@@ -104,22 +140,60 @@ pub struct SignatureFiles {
     pub certificate: Option<Vec<u8>>,
 }
 
-/// Resolves a version request; markers are read from the upstream (through mirrors).
-pub fn resolve_version(
+/// Resolves what a user asked for into an artifact. A Kubernetes marker (`stable`,
+/// `latest-1.29`) is read from the upstream (through mirrors) and held to its meaning:
+/// marker files are unsigned and a mirror can point them anywhere, so the version one
+/// names must be of the marker's line and must carry a signature that verifies.
+pub fn resolve(
     catalog: &Catalog,
     transport: &Transport,
     component: &str,
     request: &VersionRequest,
     platform: &Platform,
+    trust: &TrustOptions,
+) -> Result<Artifact, Error> {
+    let marker = match request {
+        VersionRequest::Exact(v) => return Ok(catalog.resolve(component, v, platform)?),
+        VersionRequest::Marker(marker) => marker,
+    };
+    if trust.policy == SignaturePolicy::Skip {
+        return Err(Error::usage_hint(
+            format!("{component}@{marker}: a version marker cannot be combined with --insecure-skip-signature"),
+            "markers are unsigned and a mirror can point them anywhere: only a verified signature vouches for \
+             the release one names; name the version explicitly",
+        ));
+    }
+    let version = read_marker(catalog, transport, component, marker, platform)?;
+    let artifact = catalog.resolve(component, &version, platform)?;
+    if artifact.signature.is_none() {
+        let unsigned = ReleaseError::MarkerUnsigned {
+            marker: marker.to_string(),
+            component: component.into(),
+            version: version.to_string(),
+        };
+        return Err(unsigned.into());
+    }
+    Ok(artifact.reached_through(marker))
+}
+
+/// The version a marker file names, refused when the marker cannot mean it.
+fn read_marker(
+    catalog: &Catalog,
+    transport: &Transport,
+    component: &str,
+    marker: &Marker,
+    platform: &Platform,
 ) -> Result<Version, Error> {
-    match request {
-        VersionRequest::Exact(v) => Ok(v.clone()),
-        VersionRequest::Marker(marker) => {
-            let url = catalog.marker_url(component, platform, marker)?;
-            let bytes = transport.get_small(&url, MAX_MARKER_LEN)?;
-            let text = String::from_utf8_lossy(&bytes).trim().to_string();
-            Version::parse(&text).map_err(|_| Error::Release(ReleaseError::BadMarker { url, text }))
+    let url = catalog.marker_url(component, platform, &marker.to_string())?;
+    let bytes = transport.get_small(&url, MAX_MARKER_LEN)?;
+    let text = String::from_utf8_lossy(&bytes).trim().to_string();
+    let version = Version::parse(&text).map_err(|_| ReleaseError::BadMarker { url: url.clone(), text })?;
+    match marker.refuses(&version) {
+        Some(why) => {
+            Err(ReleaseError::MarkerRefused { url, marker: marker.to_string(), version: version.to_string(), why }
+                .into())
         }
+        None => Ok(version),
     }
 }
 
@@ -161,8 +235,8 @@ pub fn published_checksums(transport: &Transport, artifact: &Artifact) -> Result
     Ok((all, raw))
 }
 
-/// Downloads the signature files the policy asks for. `Ok(None)` when no signature is
-/// checked, with the reason in the returned check.
+/// Downloads the signature files the policy asks for. `Ok(Err(check))` when no
+/// signature is checked, with the reason in the check.
 pub fn fetch_signature(
     transport: &Transport,
     artifact: &Artifact,
@@ -178,26 +252,53 @@ pub fn fetch_signature(
         (None, SignaturePolicy::IfPublished) => {
             return Ok(Err(SignatureCheck::NotRequired(format!("none published by {}", artifact.upstream))))
         }
-        (Some(r), _) => r.clone(),
+        (Some(r), _) => r,
     };
-    fetch_signature_files(transport, &reference, &artifact.label()).map(Ok)
+    match fetch_signature_files(transport, reference, &artifact.label(), trust.policy)? {
+        Some(files) => Ok(Ok(files)),
+        None => {
+            let why = reference.may_be_missing.as_deref().unwrap_or("none published");
+            Ok(Err(SignatureCheck::NotRequired(format!("unsigned upstream: {why}"))))
+        }
+    }
 }
 
-/// Downloads a signature and its certificate; a missing one fails closed.
-fn fetch_signature_files(transport: &Transport, reference: &SignatureRef, what: &str) -> Result<SignatureFiles, Error> {
-    let get = |url: &str| {
-        transport.get_small(url, MAX_SIGNATURE_LEN).map_err(|e| match e {
-            e if e.is_missing() => Error::Release(ReleaseError::SignatureMissing {
-                artifact: what.to_string(),
-                url: url.to_string(),
-                source: e,
-            }),
-            e => Error::Fetch(e),
+/// Downloads a signature and its certificate. A missing signature fails closed, except
+/// for a version the upstream may have published unsigned (`Ok(None)`, for the caller
+/// to report), named explicitly (not through a marker) and without
+/// `--require-signature`. A signature that is present must be complete and verify.
+fn fetch_signature_files(
+    transport: &Transport,
+    reference: &SignatureRef,
+    what: &str,
+    policy: SignaturePolicy,
+) -> Result<Option<SignatureFiles>, Error> {
+    let missing = |url: &str, source: FetchError| {
+        Error::Release(ReleaseError::SignatureMissing {
+            artifact: what.to_string(),
+            url: url.to_string(),
+            via_marker: reference.via_marker.clone().map(Box::new),
+            source,
         })
     };
-    let signature = get(&reference.url)?;
-    let certificate = reference.certificate_url.as_deref().map(get).transpose()?;
-    Ok(SignatureFiles { reference: reference.clone(), signature, certificate })
+    let signature = match transport.get_small(&reference.url, MAX_SIGNATURE_LEN) {
+        Ok(bytes) => bytes,
+        Err(e) if e.is_missing() => {
+            let acceptable = reference.may_be_missing.is_some()
+                && reference.via_marker.is_none()
+                && policy != SignaturePolicy::Require;
+            return if acceptable { Ok(None) } else { Err(missing(&reference.url, e)) };
+        }
+        Err(e) => return Err(Error::Fetch(e)),
+    };
+    let certificate = match &reference.certificate_url {
+        None => None,
+        Some(url) => Some(transport.get_small(url, MAX_SIGNATURE_LEN).map_err(|e| match e {
+            e if e.is_missing() => missing(url, e),
+            e => Error::Fetch(e),
+        })?),
+    };
+    Ok(Some(SignatureFiles { reference: reference.clone(), signature, certificate }))
 }
 
 /// Verifies downloaded signature files over the SHA-256 already computed.
@@ -347,7 +448,11 @@ pub fn signed_sbom<'a>(
         }
         Err(e) => return Err(e.into()),
     };
-    let files = fetch_signature_files(transport, &sbom_ref.signature, &format!("the release SBOM {}", sbom_ref.url))?;
+    let what = format!("the release SBOM {}", sbom_ref.url);
+    let Some(files) = fetch_signature_files(transport, &sbom_ref.signature, &what, trust.policy)? else {
+        tracing::info!("{}: published unsigned; checking each artifact's own checksums and signature", sbom_ref.url);
+        return Ok(None);
+    };
     let sha256: [u8; 32] = {
         use sha2::Digest as _;
         sha2::Sha256::digest(&bytes).into()

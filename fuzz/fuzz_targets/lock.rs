@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use kverify::catalog::Version;
+use kverify::version::Version;
 use kverify::lock::Lock;
 use kverify::platform::Platform;
 use libfuzzer_sys::fuzz_target;

@@ -1,22 +1,91 @@
-//! `kverify components`: what the catalog knows.
+//! `kverify components`: what the catalog knows, and from which version.
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, ComponentInfo};
 use crate::cli::ComponentsArgs;
 use crate::report::{ExitStatus, Format};
+use crate::version::Range;
 use crate::Error;
 
 pub fn run(args: ComponentsArgs, format: Format) -> Result<ExitStatus, Error> {
     let catalog = Catalog::load(&args.catalog)?;
-    for (name, upstream, description, platforms) in catalog.components() {
+    for c in catalog.components() {
         if format == Format::Json {
-            let row = serde_json::json!({
-                "component": name, "upstream": upstream, "description": description, "platforms": platforms,
-            });
-            println!("{row}");
+            println!("{}", json(&c));
         } else {
-            println!("{name:<24} {upstream:<12} {description}");
-            println!("{:<24} {:<12} {}", "", "", platforms.join(" "));
+            print!("{}", text(&c));
         }
     }
     Ok(ExitStatus::Ok)
+}
+
+/// ```text
+/// crictl                   cri-tools    CRI command-line client
+///     platforms  linux/amd64 linux/arm (before v1.29.0) linux/riscv64 (from v1.27.0)
+///     checksums  {url}.sha256 (from v1.21.0), {url}.sha512 (from v1.23.0)
+///     signature  none published
+/// ```
+fn text(c: &ComponentInfo) -> String {
+    let mut out = format!("{:<24} {:<12} {}\n", c.name, c.upstream, c.description);
+    if !c.versions.is_always() {
+        out.push_str(&format!("    versions   {}\n", c.versions));
+    }
+    let platforms: Vec<String> = c.platforms.iter().map(ToString::to_string).collect();
+    out.push_str(&format!("    platforms  {}\n", platforms.join(" ")));
+    let checksums: Vec<String> = c.checksums.iter().map(|s| ranged(&s.value.0, &s.range)).collect();
+    out.push_str(&format!("    checksums  {}\n", checksums.join(", ")));
+    let signature = match &c.signature {
+        Some((kind, since)) => format!("{} from {since}", kind.name()),
+        None => "none published".into(),
+    };
+    out.push_str(&format!("    signature  {signature}\n"));
+    out
+}
+
+fn ranged(value: &str, range: &Range) -> String {
+    if range.is_always() {
+        value.to_string()
+    } else {
+        format!("{value} ({range})")
+    }
+}
+
+/// One object per component: `platforms` lists every platform ever published,
+/// `published` says from and until which version each is.
+fn json(c: &ComponentInfo) -> serde_json::Value {
+    let range = |r: &Range| {
+        serde_json::json!({
+            "since": r.since.as_ref().map(ToString::to_string),
+            "until": r.until.as_ref().map(ToString::to_string),
+        })
+    };
+    let published: Vec<serde_json::Value> = c
+        .platforms
+        .iter()
+        .map(|p| {
+            let mut row = range(&p.range);
+            row["platform"] = p.value.to_string().into();
+            row
+        })
+        .collect();
+    let checksums: Vec<serde_json::Value> = c
+        .checksums
+        .iter()
+        .map(|s| {
+            let mut row = range(&s.range);
+            row["url"] = s.value.0.clone().into();
+            row
+        })
+        .collect();
+    serde_json::json!({
+        "component": c.name,
+        "upstream": c.upstream,
+        "description": c.description,
+        "versions": range(&c.versions),
+        "platforms": c.platforms.iter().map(|p| p.value.to_string()).collect::<Vec<_>>(),
+        "published": published,
+        "checksums": checksums,
+        "signature": c.signature.as_ref().map(|(kind, since)| serde_json::json!({
+            "kind": kind.name(), "since": since.to_string(),
+        })),
+    })
 }

@@ -35,9 +35,14 @@ pub fn run(args: FetchArgs, output: &OutputArgs, format: Format) -> Result<ExitS
     // Resolve everything first: a typo in the third target fails before any download.
     let mut artifacts = Vec::new();
     for (component, request) in &targets {
-        let version =
-            release::resolve_version(&session.catalog, &session.transport, component, request, &session.platform)?;
-        artifacts.push(session.catalog.resolve(component, &version, &session.platform)?);
+        artifacts.push(release::resolve(
+            &session.catalog,
+            &session.transport,
+            component,
+            request,
+            &session.platform,
+            &session.trust,
+        )?);
     }
     let progress = progress::for_output(output.quiet || format == Format::Json, output.no_progress);
     let job = Job {

@@ -39,8 +39,14 @@ pub fn run(args: LockArgs, output: &OutputArgs, format: Format) -> Result<ExitSt
     let mut artifacts = Vec::new();
     for (component, request) in &targets {
         for platform in &platforms {
-            let version = release::resolve_version(&session.catalog, &session.transport, component, request, platform)?;
-            artifacts.push(session.catalog.resolve(component, &version, platform)?);
+            artifacts.push(release::resolve(
+                &session.catalog,
+                &session.transport,
+                component,
+                request,
+                platform,
+                &session.trust,
+            )?);
         }
     }
     // An existing lock keeps its other pins; the ones asked for are replaced.
@@ -77,7 +83,7 @@ fn check(session: &Session, path: &Path, progress: &dyn Progress, format: Format
     let mut reporter = Reporter::new(format);
     for old in &lock.artifacts {
         let platform = Platform::parse(&old.platform)?;
-        let version = crate::catalog::Version::parse(&old.version)?;
+        let version = crate::version::Version::parse(&old.version)?;
         let artifact = session.catalog.resolve(&old.component, &version, &platform)?;
         let mut outcome = labelled(&artifact);
         match pin(session, &artifact, None, progress, &mut outcome) {

@@ -26,9 +26,14 @@ pub fn run(args: MirrorArgs, output: &OutputArgs, format: Format) -> Result<Exit
     let targets = parse_targets(&args.targets, false)?;
     let mut artifacts = Vec::new();
     for (component, request) in &targets {
-        let version =
-            release::resolve_version(&session.catalog, &session.transport, component, request, &session.platform)?;
-        artifacts.push(session.catalog.resolve(component, &version, &session.platform)?);
+        artifacts.push(release::resolve(
+            &session.catalog,
+            &session.transport,
+            component,
+            request,
+            &session.platform,
+            &session.trust,
+        )?);
     }
     fs_err::create_dir_all(&args.to)?;
     let progress = progress::for_output(output.quiet || format == Format::Json, output.no_progress);

@@ -13,13 +13,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use crate::catalog::{Catalog, VersionRequest};
+use crate::catalog::Catalog;
 use crate::cli::{Cli, Command, OutputArgs, SourceArgs};
 use crate::fetch::{Options, Transport};
 use crate::platform::Platform;
 use crate::release::{self, SignaturePolicy, SignedSbom, TrustOptions};
 use crate::report::{ExitStatus, Format, Outcome, Status};
 use crate::signature::TrustRoot;
+use crate::version::VersionRequest;
 use crate::Error;
 
 pub fn run(cli: Cli) -> Result<ExitStatus, Error> {

@@ -4,7 +4,6 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use crate::catalog::VersionRequest;
 use crate::cli::NodeArgs;
 use crate::digest::{hash_files, Algorithm, AlgorithmSet, Digests};
 use crate::expect::{to_compare, Expectations, Expected, Label};
@@ -12,6 +11,7 @@ use crate::lock::Lock;
 use crate::node::{self, host_path, Check, Finding, Found, Reporter, Resolution, Root, Severity, Stat};
 use crate::platform::Platform;
 use crate::report::{ExitStatus, Format, Outcome, Status};
+use crate::version::VersionRequest;
 use crate::Error;
 
 use super::verify::{add_release, compare};

@@ -3,7 +3,6 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use crate::catalog::VersionRequest;
 use crate::checksums;
 use crate::cli::VerifyArgs;
 use crate::digest::{hash_files, Algorithm, AlgorithmSet, Digest, Digests};
@@ -13,6 +12,7 @@ use crate::lock::Lock;
 use crate::platform::Platform;
 use crate::release;
 use crate::report::{ExitStatus, Format, Mismatch, Outcome, Reporter, Status};
+use crate::version::VersionRequest;
 use crate::Error;
 
 use super::{parse_targets, trust_options, Session};
@@ -131,9 +131,14 @@ pub(super) fn add_release(
     // One named release applies to every file given, whatever it is called.
     let for_every_file = targets.len() == 1 && releases.iter().all(|r| r.contains('@'));
     for (component, request) in targets {
-        let version =
-            release::resolve_version(&session.catalog, &session.transport, &component, &request, &session.platform)?;
-        let artifact = session.catalog.resolve(&component, &version, &session.platform)?;
+        let artifact = release::resolve(
+            &session.catalog,
+            &session.transport,
+            &component,
+            &request,
+            &session.platform,
+            &session.trust,
+        )?;
         // One signed SBOM covers every binary of a release: one download, one signature.
         let signed = session.signed_sbom(&artifact)?;
         let mut published = match signed {

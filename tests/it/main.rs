@@ -8,6 +8,7 @@ mod manifests;
 mod node;
 mod rekor;
 mod rekor_k8s;
+mod releases;
 mod signatures;
 mod signed_fetch;
 mod support;
