@@ -618,7 +618,7 @@ fn not_published(name: &str, version: Option<&Version>, platform: &Platform, nam
         Some(v) => format!("{name} {v}"),
         None => name.to_string(),
     };
-    let why = why.map(|w| format!(" ({platform} was {w})")).unwrap_or_default();
+    let why = why.map(|w| format!(" ({w})")).unwrap_or_default();
     let note = named.iter().find_map(|s| s.platform_notes.get(&platform.to_string())).cloned();
     CatalogError::NotPublished {
         message: format!("{subject} is not published for {platform}{why}; it is for {}", available.join(", ")),
@@ -837,10 +837,10 @@ mod tests {
         let (e, _) = refused("crictl", "1.31.1", "linux/arm");
         assert_eq!(
             e,
-            "crictl v1.31.1 is not published for linux/arm (linux/arm was dropped in v1.29.0); it is for \
+            "crictl v1.31.1 is not published for linux/arm (dropped in v1.29.0); it is for \
              linux/amd64, linux/arm64, linux/386, linux/ppc64le, linux/s390x, linux/riscv64"
         );
-        assert!(refused("crictl", "1.26.0", "linux/riscv64").0.contains("(linux/riscv64 was published from v1.27.0)"));
+        assert!(refused("crictl", "1.26.0", "linux/riscv64").0.contains("(published from v1.27.0)"));
         assert!(refused("crictl", "1.20.0", "linux/amd64")
             .0
             .contains("no checksum file is published for this version"));
