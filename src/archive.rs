@@ -3,14 +3,16 @@
 //! not selected (documentation, a symbolic link beside it, a path with `..`) are skipped
 //! whatever they are; the cap on the total unpacked size holds for every entry.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::path::{Component, Path};
 
 use flate2::read::GzDecoder;
 
 use crate::catalog::Extract;
-use crate::digest::{AlgorithmSet, MultiHasher, CHUNK};
-use crate::install::{InstallError, SignatureCheck, Staged, Verified};
+use crate::digest::{copy_hashing, AlgorithmSet, CopyError, CHUNK};
+use crate::install::{InstallError, Staged, Verified};
+use crate::signature::SignatureCheck;
+use crate::status::ExitStatus;
 
 /// The largest single file kverify takes out of an archive.
 pub const MAX_ENTRY_SIZE: u64 = 1024 * 1024 * 1024;
@@ -33,6 +35,17 @@ pub enum ArchiveError {
     },
     #[error(transparent)]
     Install(#[from] InstallError),
+}
+
+impl ArchiveError {
+    /// A hostile or broken archive is evidence that does not hold; a binary that cannot
+    /// be staged is I/O.
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            ArchiveError::Install(_) => ExitStatus::Io,
+            _ => ExitStatus::Failed,
+        }
+    }
 }
 
 /// A binary taken out of an archive, verified by the archive's verification.
@@ -109,25 +122,15 @@ pub fn extract(
             return Err(hostile(&raw, "a second file with the name of one already taken"));
         }
         let mut staged = Staged::new_in(dir, &name)?;
-        let mut hasher = MultiHasher::new(AlgorithmSet::BOTH, Some(size));
-        let mut buf = vec![0u8; CHUNK];
-        let mut got = 0u64;
-        loop {
-            let n = entry.read(&mut buf).map_err(corrupt)?;
-            if n == 0 {
-                break;
-            }
-            got += n as u64;
-            if got > size {
-                return Err(hostile(&raw, "more bytes than its header says"));
-            }
-            hasher.update(&buf[..n]);
-            staged.file_mut().write_all(&buf[..n]).map_err(|source| {
-                ArchiveError::Install(InstallError::Write { path: staged.path().to_path_buf(), source })
-            })?;
-        }
+        let path = staged.path().to_path_buf();
+        let copied = copy_hashing(&mut entry, staged.file_mut(), AlgorithmSet::BOTH, Some(size), size, |_| {});
+        let (digests, _) = copied.map_err(|e| match e {
+            CopyError::Read { source, .. } => corrupt(source),
+            CopyError::Write(source) => ArchiveError::Install(InstallError::Write { path, source }),
+            CopyError::Limit { .. } => hostile(&raw, "more bytes than its header says"),
+        })?;
         let signature = SignatureCheck::NotRequired(format!("extracted from {archive_name}"));
-        out.push(Extracted { name, verified: Verified::extracted(archive, staged, hasher.finish(), signature) });
+        out.push(Extracted { name, verified: Verified::extracted(archive, staged, digests, signature) });
     }
     match layout {
         Extract::Binaries(binaries) => {
@@ -189,7 +192,10 @@ fn entry_path(raw: &str) -> EntryPath {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write as _;
+
     use super::*;
+    use crate::digest::MultiHasher;
 
     #[test]
     fn entry_paths_as_an_extractor_places_them() {
@@ -216,15 +222,7 @@ mod tests {
         let mut hasher = MultiHasher::new(AlgorithmSet::BOTH, None);
         hasher.update(tar_gz);
         let digests = hasher.finish();
-        let expected = Expected {
-            name: None,
-            sidecar_of: None,
-            digest: digests.sha256.unwrap(),
-            origin: "test".into(),
-            label: None,
-            signed_by: None,
-            pinned_in: None,
-        };
+        let expected = Expected::unnamed(digests.sha256.unwrap(), "test");
         let none = SignatureCheck::NotRequired("test".into());
         Verified::check(staged, digests, &[&expected], none).map_err(|r| format!("{r:?}")).unwrap()
     }

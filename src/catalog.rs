@@ -15,6 +15,8 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use crate::platform::Platform;
+use crate::status::ExitStatus;
+use crate::subject::Subject;
 use crate::version::{Pattern, Range, Version};
 
 const BUILT_IN: &[(&str, &str)] = &[
@@ -54,6 +56,14 @@ pub enum CatalogError {
 }
 
 impl CatalogError {
+    /// A catalog file that cannot be read is I/O; everything else is the command's.
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            CatalogError::Read { .. } => ExitStatus::Io,
+            _ => ExitStatus::Usage,
+        }
+    }
+
     pub fn hint(&self) -> Option<String> {
         match self {
             CatalogError::UnknownComponent { known, closest, .. } => {
@@ -395,6 +405,11 @@ impl Artifact {
         format!("{} {} {}", self.component, self.version, self.platform)
     }
 
+    /// What the artifact is: component, version, platform.
+    pub fn subject(&self) -> Subject {
+        Subject::new(self.component.clone(), self.version.clone(), self.platform.clone())
+    }
+
     /// The artifact as reached through a version marker: its signature (and its
     /// release SBOM's) is required, whatever the version.
     pub fn reached_through(mut self, marker: &impl fmt::Display) -> Artifact {
@@ -441,7 +456,7 @@ impl Catalog {
                 fs_err::read_to_string(path).map_err(|source| CatalogError::Read { path: path.clone(), source })?;
             add_file(&mut specs, &mut texts, &path.display().to_string(), text)?;
         }
-        let fingerprint = crate::lock::catalog_fingerprint(&texts.iter().map(String::as_str).collect::<Vec<_>>());
+        let fingerprint = fingerprint(&texts.iter().map(String::as_str).collect::<Vec<_>>());
         Ok(Catalog { specs, fingerprint })
     }
 
@@ -451,7 +466,7 @@ impl Catalog {
         let mut catalog = Catalog::load(&[])?;
         let mut texts: Vec<String> = BUILT_IN.iter().map(|(_, t)| t.to_string()).collect();
         add_file(&mut catalog.specs, &mut texts, file, text.to_string())?;
-        catalog.fingerprint = crate::lock::catalog_fingerprint(&texts.iter().map(String::as_str).collect::<Vec<_>>());
+        catalog.fingerprint = fingerprint(&texts.iter().map(String::as_str).collect::<Vec<_>>());
         Ok(catalog)
     }
 
@@ -672,6 +687,16 @@ fn add_file(
     specs.retain(|(_, s)| !s.names.is_empty());
     specs.extend(added);
     Ok(())
+}
+
+/// A fingerprint of the catalog in use, so a lock says what resolved its URLs.
+fn fingerprint(texts: &[&str]) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    for t in texts {
+        h.update(t.as_bytes());
+    }
+    format!("sha256:{}", &hex::encode(h.finalize())[..16])
 }
 
 fn expand(template: &str, name: &str, version: &Version, platform: &Platform, url: &str) -> String {

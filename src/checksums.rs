@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use crate::digest::{weak_digest_name, Algorithm, Digest};
+use crate::status::ExitStatus;
 
 /// The most bytes kverify reads of a checksum file, local or downloaded. The largest
 /// real one (Kubernetes `SHA512SUMS`) is under 200 KiB.
@@ -52,6 +53,27 @@ pub enum ChecksumError {
     Conflict { source_name: String, line: usize, first: usize, name: String, algorithm: Algorithm },
     #[error("{source_name}: PGP clear-signed message without a signature block")]
     UnterminatedPgp { source_name: String },
+    /// A local checksum file that cannot be read: I/O, not bad evidence.
+    #[error("cannot read {source_name}: {reason}")]
+    Unreadable { source_name: String, reason: String },
+}
+
+impl ChecksumError {
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            ChecksumError::Unreadable { .. } => ExitStatus::Io,
+            _ => ExitStatus::Failed,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ChecksumError::WeakOnly { .. } => {
+                Some("use the SHA-256 or SHA-512 checksum file the upstream publishes".into())
+            }
+            _ => None,
+        }
+    }
 }
 
 /// What is wrong with one line.
@@ -82,6 +104,22 @@ impl fmt::Display for LineProblem {
             LineProblem::BadEscape => f.write_str("bad backslash escape in file name"),
         }
     }
+}
+
+/// Reads and parses a local checksum file, refusing one over [`MAX_FILE_LEN`] bytes
+/// before reading it all.
+pub fn read(path: &std::path::Path) -> Result<ChecksumFile, ChecksumError> {
+    use std::io::Read as _;
+    let source_name = path.display().to_string();
+    let unreadable =
+        |e: std::io::Error| ChecksumError::Unreadable { source_name: source_name.clone(), reason: e.to_string() };
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_LEN + 1).read_to_end(&mut bytes).map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_FILE_LEN {
+        return Err(ChecksumError::TooLarge { source_name });
+    }
+    parse(&source_name, &bytes)
 }
 
 /// Parses a checksum file. `source` names it in errors and reports; its last path

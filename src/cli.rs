@@ -1,4 +1,5 @@
-//! The command line, as clap types only. Doc comments here are the `--help` text.
+//! The command line, as clap types only: doc comments here are the `--help` text. The
+//! plan module lowers these into a validated plan before anything runs.
 
 use std::path::PathBuf;
 
@@ -46,33 +47,58 @@ pub struct OutputArgs {
 pub enum Command {
     /// Download a release artifact, verify it, and install it only if it verifies.
     ///
-    /// kverify fetch kubelet v1.29.0 --dest /usr/local/bin
-    /// kverify fetch kubelet@v1.29.0 kubectl@v1.29.0 etcd@v3.5.12 --dest /usr/local/bin
-    ///
     /// Checksum files are fetched first, then the artifact is streamed into a temporary
     /// file in the destination directory while SHA-256 and SHA-512 are computed; only when
     /// every published digest (and signature) matches is it made executable and renamed
     /// over the destination. On any failure the destination is left as it was.
+    #[command(after_help = "\
+Examples:
+  kverify fetch kubelet v1.29.0 --dest /usr/local/bin
+  kverify fetch kubelet@v1.29.0 kubectl@v1.29.0 etcd@v3.5.12 --dest /usr/local/bin
+  kverify fetch kubectl stable --dest ~/bin
+  kverify fetch kubelet v1.29.0 --lock kverify.lock --locked --mirror https://dl.k8s.io=file:///srv/mirror/dl.k8s.io")]
     Fetch(FetchArgs),
 
     /// Verify files already on disk against published checksums, a checksum file, a
     /// digest, a lock, or a signature.
-    ///
-    /// kverify verify ./bin --checksums SHA256SUMS
-    /// kverify verify /usr/local/bin/kubelet --release kubelet@v1.29.0
-    /// kverify verify k1 k2 k3 --sha256 e1c3…   (which download is the genuine one?)
+    #[command(after_help = "\
+Examples:
+  kverify verify ./bin --checksums SHA256SUMS
+  kverify verify /usr/local/bin/kubelet --release kubelet@v1.29.0
+  kverify verify /usr/local/bin --lock kverify.lock
+  kverify verify k1 k2 k3 --sha256 e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05
+  kverify verify ./kubelet --signature kubelet.sig --certificate kubelet.cert \\
+      --certificate-identity krel-staging@k8s-releng-prod.iam.gserviceaccount.com \\
+      --certificate-oidc-issuer https://accounts.google.com")]
     Verify(VerifyArgs),
 
     /// Pin the digests of release artifacts in a lock file, for offline installs and audits.
+    #[command(after_help = "\
+Examples:
+  kverify lock kubelet@v1.29.0 etcd@3.5.12 --platform linux/amd64 --platform linux/arm64 -o kverify.lock
+  kverify lock --check -o kverify.lock")]
     Lock(LockArgs),
 
     /// Download and verify artifacts into an upstream-shaped tree for air-gapped sites.
+    #[command(after_help = "\
+Examples:
+  kverify mirror kubelet@v1.29.0 kubectl@v1.29.0 --to /srv/mirror
+  kverify fetch kubelet v1.29.0 --mirror https://dl.k8s.io=file:///srv/mirror/dl.k8s.io")]
     Mirror(MirrorArgs),
 
     /// Name the component, version and platform a file is, by its digest.
+    #[command(after_help = "\
+Examples:
+  kverify identify ./mystery-binary --lock kverify.lock
+  kverify identify ./a ./b --checksums SHA256SUMS")]
     Identify(IdentifyArgs),
 
     /// Audit the Kubernetes binaries installed on this host (or under --root).
+    #[command(after_help = "\
+Examples:
+  kverify node --lock kverify.lock
+  kverify node --lock kverify.lock --root /host --json
+  kverify node --release v1.29.0")]
     Node(NodeArgs),
 
     /// List the components the catalog knows.
@@ -250,13 +276,8 @@ pub struct LockArgs {
     #[arg(long)]
     pub check: bool,
 
-    /// The Rekor transparency log to capture proofs of detached signatures from.
-    #[arg(long, value_name = "URL", default_value = "https://rekor.sigstore.dev")]
-    pub rekor_url: String,
-
-    /// Do not look up transparency-log proofs; the lock records that none was captured.
-    #[arg(long)]
-    pub no_rekor: bool,
+    #[command(flatten)]
+    pub rekor: RekorArgs,
 
     #[command(flatten)]
     pub source: SourceArgs,
@@ -272,16 +293,24 @@ pub struct MirrorArgs {
     #[arg(long, value_name = "DIR")]
     pub to: PathBuf,
 
+    #[command(flatten)]
+    pub rekor: RekorArgs,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+/// Where transparency-log proofs of detached signatures are captured from.
+#[derive(Debug, Args)]
+pub struct RekorArgs {
     /// The Rekor transparency log to capture proofs of detached signatures from.
     #[arg(long, value_name = "URL", default_value = "https://rekor.sigstore.dev")]
     pub rekor_url: String,
 
-    /// Do not look up transparency-log proofs.
+    /// Do not look up transparency-log proofs; what is written records that none was
+    /// captured.
     #[arg(long)]
     pub no_rekor: bool,
-
-    #[command(flatten)]
-    pub source: SourceArgs,
 }
 
 #[derive(Debug, Args)]

@@ -347,6 +347,51 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// Where [`copy_hashing`] stopped.
+#[derive(Debug)]
+pub enum CopyError {
+    /// Reading failed after `got` bytes.
+    Read {
+        got: u64,
+        source: io::Error,
+    },
+    Write(io::Error),
+    /// More than the limit came.
+    Limit {
+        limit: u64,
+    },
+}
+
+/// The one byte pipeline: copies `reader` into `writer` through a [`HashingReader`], so
+/// every byte is hashed once on its way, [`CHUNK`] bytes at a time, accepting at most
+/// `limit` bytes; `advanced` hears of each chunk (progress). Downloads, cached copies and
+/// archive extraction all go through it.
+pub fn copy_hashing<R: Read>(
+    reader: R,
+    writer: &mut dyn io::Write,
+    set: AlgorithmSet,
+    expected_len: Option<u64>,
+    limit: u64,
+    mut advanced: impl FnMut(u64),
+) -> Result<Hashed, CopyError> {
+    let mut reader = HashingReader::new(reader, set, expected_len);
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(source) => return Err(CopyError::Read { got: reader.len(), source }),
+        };
+        if reader.len() > limit {
+            return Err(CopyError::Limit { limit });
+        }
+        writer.write_all(&buf[..n]).map_err(CopyError::Write)?;
+        advanced(n as u64);
+    }
+    Ok(reader.finish())
+}
+
 /// Hashes a whole stream with `set`, reading [`CHUNK`] bytes at a time.
 pub fn hash_reader<R: Read>(reader: R, set: AlgorithmSet, expected_len: Option<u64>) -> io::Result<(Digests, u64)> {
     let mut reader = HashingReader::new(reader, set, expected_len);

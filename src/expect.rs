@@ -1,18 +1,14 @@
-//! Expected digests from any source (checksum files, `--sha256`, a release, a lock) and
-//! the rules that decide which of them apply to a file.
+//! Expected digests from any source (checksum files, `--sha256`, a release, a lock),
+//! the rules that decide which of them apply to a file, and the one verdict on a file's
+//! computed digests that `verify`, `fetch`, `identify` and `node` all reach through
+//! [`judge`].
 
 use std::collections::BTreeSet;
 
 use crate::checksums::{self, ChecksumFile};
-use crate::digest::{Algorithm, AlgorithmSet, Digest};
-
-/// What an expected digest belongs to, when the source knows (a release or a lock).
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct Label {
-    pub component: String,
-    pub version: String,
-    pub platform: String,
-}
+use crate::digest::{Algorithm, AlgorithmSet, Digest, Digests};
+use crate::signature::SignatureEvidence;
+use crate::subject::Subject;
 
 /// One expected digest and where it came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,9 +21,10 @@ pub struct Expected {
     pub digest: Digest,
     /// Where it came from, as a report shows it: a URL, `FILE:LINE`, `--sha256`.
     pub origin: String,
-    pub label: Option<Label>,
+    /// What the digest belongs to, when the source knows (a release or a lock).
+    pub subject: Option<Subject>,
     /// The signature evidence that vouches for this digest, if any.
-    pub signed_by: Option<crate::report::SignatureEvidence>,
+    pub signed_by: Option<SignatureEvidence>,
     /// The lock file this digest is pinned in, if it comes from one.
     pub pinned_in: Option<String>,
 }
@@ -41,20 +38,138 @@ pub struct Ambiguous {
     pub origins: Vec<String>,
 }
 
+impl Expected {
+    /// A digest from `origin` that applies to every file named on the command line.
+    pub fn unnamed(digest: Digest, origin: impl Into<String>) -> Expected {
+        Expected {
+            name: None,
+            sidecar_of: None,
+            digest,
+            origin: origin.into(),
+            subject: None,
+            signed_by: None,
+            pinned_in: None,
+        }
+    }
+
+    /// Whether `digests` holds this digest (computed, and equal).
+    pub fn matches(&self, digests: &Digests) -> bool {
+        digests.get(self.digest.algorithm()) == Some(&self.digest)
+    }
+}
+
+/// How the entries that apply to one file combine into a verdict.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Policy {
+    /// Every chosen digest must match: one source (checksum files, a release, a pin).
+    #[default]
+    All,
+    /// The entries are alternatives, grouped by subject (a lock pinning several
+    /// versions of one binary, a node mid-upgrade): the file verifies when it matches
+    /// every digest of any one group.
+    AnyOfSubjects,
+}
+
+/// An expected digest that did not match what was computed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mismatch {
+    pub expected: Digest,
+    pub computed: Digest,
+    pub origin: String,
+}
+
+/// The verdict on one file's digests against the entries chosen for it.
+#[derive(Clone, Debug, Default)]
+pub struct Verdict<'a> {
+    /// The entries that decided: all of them under [`Policy::All`]; the group that
+    /// matched (or the first that failed) under [`Policy::AnyOfSubjects`].
+    pub decided_by: Vec<&'a Expected>,
+    pub mismatches: Vec<Mismatch>,
+    /// Expected digests whose algorithm was not computed (a bug, never a pass).
+    pub not_computed: Vec<String>,
+    /// The other groups tried and failed (`AnyOfSubjects`), for the report.
+    pub also_failed: Vec<Mismatch>,
+}
+
+impl Verdict<'_> {
+    /// Verified: something was expected, and all of it matched.
+    pub fn is_ok(&self) -> bool {
+        !self.decided_by.is_empty() && self.mismatches.is_empty() && self.not_computed.is_empty()
+    }
+
+    /// The subject of the entries that decided, if they name one.
+    pub fn subject(&self) -> Option<&Subject> {
+        self.decided_by.iter().find_map(|e| e.subject.as_ref())
+    }
+
+    /// The signature that vouches for the digests that decided.
+    pub fn signed_by(&self) -> Option<&SignatureEvidence> {
+        self.decided_by.iter().find_map(|e| e.signed_by.as_ref())
+    }
+
+    /// Where the expected digests came from, as a report shows it.
+    pub fn origins(&self) -> String {
+        self.decided_by.iter().map(|e| e.origin.as_str()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// The one comparison of computed digests with expected ones: `chosen` are the entries
+/// that apply to the file (see [`to_compare`]); nothing expected is never a pass.
+pub fn judge<'a>(chosen: &[&'a Expected], digests: &Digests, policy: Policy) -> Verdict<'a> {
+    let all = |group: Vec<&'a Expected>| {
+        let mut verdict = Verdict { decided_by: group, ..Verdict::default() };
+        for e in &verdict.decided_by {
+            match digests.get(e.digest.algorithm()) {
+                Some(computed) if *computed == e.digest => {}
+                Some(computed) => verdict.mismatches.push(Mismatch {
+                    expected: e.digest,
+                    computed: *computed,
+                    origin: e.origin.clone(),
+                }),
+                None => verdict.not_computed.push(e.origin.clone()),
+            }
+        }
+        verdict
+    };
+    match policy {
+        Policy::All => all(chosen.to_vec()),
+        Policy::AnyOfSubjects => {
+            let mut subjects: Vec<Option<&Subject>> = Vec::new();
+            for e in chosen {
+                if !subjects.contains(&e.subject.as_ref()) {
+                    subjects.push(e.subject.as_ref());
+                }
+            }
+            let mut first_failed: Option<Verdict<'a>> = None;
+            for subject in subjects {
+                let group = chosen.iter().copied().filter(|e| e.subject.as_ref() == subject).collect();
+                let verdict = all(group);
+                if verdict.is_ok() {
+                    return verdict;
+                }
+                match &mut first_failed {
+                    None => first_failed = Some(verdict),
+                    Some(first) => first.also_failed.extend(verdict.mismatches),
+                }
+            }
+            first_failed.unwrap_or_default()
+        }
+    }
+}
+
 /// All expected digests of one run, and the platform that narrows ambiguous names.
 #[derive(Clone, Debug, Default)]
 pub struct Expectations {
     pub entries: Vec<Expected>,
     pub os: String,
     pub arch: String,
-    /// Entries are alternatives (a lock pinning several versions of one binary): a file
-    /// verifies when it matches every digest of any one label.
-    pub any_of: bool,
+    /// How the entries that apply to one file combine.
+    pub policy: Policy,
 }
 
 impl Expectations {
     pub fn new(os: &str, arch: &str) -> Expectations {
-        Expectations { entries: Vec::new(), os: os.into(), arch: arch.into(), any_of: false }
+        Expectations { entries: Vec::new(), os: os.into(), arch: arch.into(), policy: Policy::All }
     }
 
     pub fn add_checksum_file(&mut self, file: &ChecksumFile) {
@@ -65,7 +180,7 @@ impl Expectations {
                 sidecar_of: if entry.name.is_none() { sidecar_of.clone() } else { None },
                 digest: entry.digest,
                 origin: format!("{}:{}", file.source, entry.line),
-                label: None,
+                subject: None,
                 signed_by: None,
                 pinned_in: None,
             });
@@ -73,15 +188,7 @@ impl Expectations {
     }
 
     pub fn add_digest(&mut self, digest: Digest, origin: &str) {
-        self.entries.push(Expected {
-            name: None,
-            sidecar_of: None,
-            digest,
-            origin: origin.into(),
-            label: None,
-            signed_by: None,
-            pinned_in: None,
-        });
+        self.entries.push(Expected::unnamed(digest, origin));
     }
 
     pub fn is_empty(&self) -> bool {
@@ -123,7 +230,7 @@ impl Expectations {
             }
         }
         let mut named = if exact.is_empty() { longer } else { exact };
-        if disagree(&named) && !self.any_of {
+        if disagree(&named) && self.policy == Policy::All {
             let platform = format!("/{}/{}/", self.os, self.arch);
             let narrowed: Vec<&Expected> = named
                 .iter()
@@ -209,7 +316,7 @@ mod tests {
                 sidecar_of: None,
                 digest: d(*byte),
                 origin: format!("SUMS:{}", i + 1),
-                label: None,
+                subject: None,
                 signed_by: None,
                 pinned_in: None,
             });
@@ -259,6 +366,30 @@ mod tests {
         assert_eq!(x.matching("anything", true).unwrap().len(), 1);
         assert_eq!(x.matching("kubectl", false).unwrap().len(), 1);
         assert_eq!(x.matching("kubelet", false).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn judge_all_and_any_of_subjects() {
+        let subject = |v: &str| {
+            Some(Subject::new("kubelet", crate::version::Version::parse(v).unwrap(), "linux/amd64".parse().unwrap()))
+        };
+        let mut x = set(&[("kubelet", 1), ("kubelet", 2)]);
+        x.entries[0].subject = subject("1.29.0");
+        x.entries[1].subject = subject("1.29.1");
+        let chosen: Vec<&Expected> = x.entries.iter().collect();
+        let digests = Digests { sha256: Some(d(2)), sha512: None };
+        let all = judge(&chosen, &digests, Policy::All);
+        assert!(!all.is_ok());
+        assert_eq!(all.mismatches.len(), 1);
+        let any = judge(&chosen, &digests, Policy::AnyOfSubjects);
+        assert!(any.is_ok());
+        assert_eq!(any.subject(), subject("1.29.1").as_ref());
+        let none = judge(&chosen, &Digests { sha256: Some(d(3)), sha512: None }, Policy::AnyOfSubjects);
+        assert!(!none.is_ok());
+        assert_eq!((none.mismatches.len(), none.also_failed.len()), (1, 1));
+        assert!(!judge(&[], &digests, Policy::All).is_ok(), "nothing expected is never a pass");
+        let sha512_only = Digests { sha256: None, sha512: Some(Digest::from_hex(&"ab".repeat(64)).unwrap()) };
+        assert_eq!(judge(&chosen[..1], &sha512_only, Policy::All).not_computed, ["SUMS:1"]);
     }
 
     #[test]

@@ -8,15 +8,22 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
+use crate::catalog::{Artifact, Extract};
 use crate::digest::Digests;
-use crate::expect::Expected;
-use crate::report::{Mismatch, SignatureEvidence};
+use crate::expect::{judge, Expected, Policy, Verdict};
+use crate::signature::SignatureCheck;
 
 /// Why something could not be installed.
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
     #[error("{}: not a directory", path.display())]
     NotADirectory { path: PathBuf },
+    #[error("--dest {}", path.display())]
+    DestinationUnusable {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error("cannot create a temporary file in {}", dir.display())]
     Stage {
         dir: PathBuf,
@@ -33,6 +40,17 @@ pub enum InstallError {
         #[source]
         source: io::Error,
     },
+}
+
+impl InstallError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            InstallError::DestinationIsSymlink { .. } => {
+                Some("remove the link, or give --dest the directory it points into".into())
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A file being written in the destination directory under a hidden temporary name.
@@ -83,16 +101,6 @@ fn remove_abandoned(dir: &Path, name: &str) {
     }
 }
 
-/// How a signature stood when the artifact was verified.
-#[derive(Clone, Debug)]
-pub enum SignatureCheck {
-    /// Verified, with what it established.
-    Verified(SignatureEvidence),
-    /// Not checked, and why that is acceptable under the policy (none published,
-    /// `--insecure-skip-signature`, a lock pin).
-    NotRequired(String),
-}
-
 /// Bytes that matched every expected digest and passed the signature policy. Only
 /// [`Verified::check`] (and extraction from a verified archive) makes one, and only a
 /// `Verified` can be installed.
@@ -102,42 +110,26 @@ pub struct Verified {
     pub signature: SignatureCheck,
 }
 
-/// What did not match.
-#[derive(Debug)]
-pub struct Rejected {
-    pub mismatches: Vec<Mismatch>,
-    /// An expected algorithm that was not computed (a bug, reported rather than passed).
-    pub not_computed: Vec<String>,
-}
-
 impl Verified {
-    /// Compares `digests` of `staged` with every expected digest. `expected` must not be
-    /// empty: nothing verifies against no evidence.
+    /// Judges `digests` of `staged` against every expected digest: all must match, and
+    /// `expected` must not be empty (nothing verifies against no evidence). The verdict
+    /// comes back when they do not.
     pub fn check(
         staged: Staged,
         digests: Digests,
         expected: &[&Expected],
         signature: SignatureCheck,
-    ) -> Result<Verified, Rejected> {
-        let mut rejected = Rejected { mismatches: Vec::new(), not_computed: Vec::new() };
-        if expected.is_empty() {
-            rejected.not_computed.push("no expected digest".into());
-        }
-        for e in expected {
-            match digests.get(e.digest.algorithm()) {
-                Some(computed) if *computed == e.digest => {}
-                Some(computed) => rejected.mismatches.push(Mismatch {
-                    expected: e.digest,
-                    computed: *computed,
-                    origin: e.origin.clone(),
-                }),
-                None => rejected.not_computed.push(e.origin.clone()),
-            }
-        }
-        if rejected.mismatches.is_empty() && rejected.not_computed.is_empty() {
+    ) -> Result<Verified, Verdict<'static>> {
+        let verdict = judge(expected, &digests, Policy::All);
+        if verdict.is_ok() {
             Ok(Verified { staged, digests, signature })
         } else {
-            Err(rejected)
+            let mut refused =
+                Verdict { mismatches: verdict.mismatches, not_computed: verdict.not_computed, ..Verdict::default() };
+            if expected.is_empty() {
+                refused.not_computed.push("no expected digest".into());
+            }
+            Err(refused)
         }
     }
 
@@ -166,6 +158,74 @@ impl Verified {
     }
 }
 
+/// The directory a fetch installs into, and the names an artifact takes in it.
+pub struct Destination {
+    dir: PathBuf,
+}
+
+/// How an artifact lands in a [`Destination`].
+pub enum Placement<'a> {
+    /// One file: a binary under its install name, or a verified archive kept whole.
+    File { path: PathBuf, mode: u32 },
+    /// The binaries taken out of a verified archive, each under its own name.
+    Extract { layout: &'a Extract, mode: u32 },
+}
+
+impl Destination {
+    /// `dir`, which must be a directory (it may be a link to one).
+    pub fn open(dir: PathBuf) -> Result<Destination, InstallError> {
+        match std::fs::metadata(&dir) {
+            Ok(m) if m.is_dir() => Ok(Destination { dir }),
+            Ok(_) => Err(InstallError::NotADirectory { path: dir }),
+            Err(source) => Err(InstallError::DestinationUnusable { path: dir, source }),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where and how `artifact` installs here. A kept archive is data (0644); binaries
+    /// get the catalog's mode.
+    pub fn placement<'a>(&self, artifact: &'a Artifact, keep_archive: bool) -> Placement<'a> {
+        match (&artifact.extract, keep_archive) {
+            (Some(layout), false) => Placement::Extract { layout, mode: artifact.mode },
+            (Some(_), true) => Placement::File { path: self.dir.join(&artifact.file_name), mode: 0o644 },
+            (None, _) => Placement::File { path: self.dir.join(&artifact.install_name), mode: artifact.mode },
+        }
+    }
+
+    /// Checks, before any download, every name the placement will replace that is known
+    /// now: the file, or the binaries an archive names (a directory's are known only
+    /// once extracted). Returns the file's metadata when it exists.
+    pub fn check(&self, placement: &Placement<'_>) -> Result<Option<std::fs::Metadata>, InstallError> {
+        match placement {
+            Placement::File { path, .. } => check_destination(path),
+            Placement::Extract { layout: Extract::Binaries(paths), .. } => {
+                for p in paths {
+                    check_destination(&self.dir.join(p.rsplit('/').next().unwrap_or(p)))?;
+                }
+                Ok(None)
+            }
+            Placement::Extract { .. } => Ok(None),
+        }
+    }
+
+    /// Installs the binaries of an archive, all or nothing as far as kverify can check
+    /// beforehand: every name is checked before the first is replaced.
+    pub fn install_all(&self, binaries: Vec<(String, Verified)>, mode: u32) -> Result<Vec<String>, InstallError> {
+        for (name, _) in &binaries {
+            check_destination(&self.dir.join(name))?;
+        }
+        let mut names = Vec::new();
+        for (name, verified) in binaries {
+            install(verified, &self.dir.join(&name), mode)?;
+            names.push(name);
+        }
+        Ok(names)
+    }
+}
+
 /// Checks that `dest` may be replaced: absent or a regular file, never a symbolic link
 /// (writing through one could land anywhere).
 pub fn check_destination(dest: &Path) -> Result<Option<std::fs::Metadata>, InstallError> {
@@ -185,17 +245,27 @@ pub fn check_destination(dest: &Path) -> Result<Option<std::fs::Metadata>, Insta
 /// fsync the directory. `dest` is replaced atomically: readers see the old file or the
 /// new one, never a mix, and a crash leaves one of the two.
 pub fn install(verified: Verified, dest: &Path, mode: u32) -> Result<(), InstallError> {
-    let err = |source| InstallError::Write { path: dest.to_path_buf(), source };
     check_destination(dest)?;
-    let file = verified.staged.file;
-    file.as_file().set_permissions(Permissions::from_mode(mode)).map_err(err)?;
-    file.as_file().sync_all().map_err(err)?;
-    file.persist(dest).map_err(|e| err(e.error))?;
-    if let Some(dir) = dest.parent() {
-        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(err)?;
-    }
-    Ok(())
+    persist(verified.staged.file, dest, mode).map_err(|source| InstallError::Write { path: dest.to_path_buf(), source })
+}
+
+/// Writes `bytes` to `path` atomically with `mode` (a lock, a mirrored checksum file):
+/// the same durability as an install.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new().prefix(".kverify-").suffix(".partial").tempfile_in(dir)?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    persist(tmp, path, mode)
+}
+
+/// The one durability policy for what kverify writes: mode, fsync the file, rename it
+/// over `dest`, fsync the directory.
+fn persist(file: NamedTempFile, dest: &Path, mode: u32) -> io::Result<()> {
+    file.as_file().set_permissions(Permissions::from_mode(mode))?;
+    file.as_file().sync_all()?;
+    file.persist(dest).map_err(|e| e.error)?;
+    let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// Sets `mode` on an existing file that already holds the verified bytes.

@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::digest::{Algorithm, Digest};
-use crate::expect::{Expected, Label};
+use crate::expect::{Expected, Mismatch};
 use crate::platform::Platform;
-use crate::report::SignatureEvidence;
+use crate::signature::SignatureEvidence;
+use crate::status::ExitStatus;
+use crate::subject::Subject;
 use crate::version::Version;
 
 /// The lock format this kverify writes and reads.
@@ -37,41 +39,41 @@ pub enum LockError {
     },
 }
 
+impl LockError {
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            LockError::Read { .. } | LockError::Write { .. } => ExitStatus::Io,
+            _ => ExitStatus::Failed,
+        }
+    }
+}
+
 /// A whole lock file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lock {
     /// Format version ([`FORMAT`]).
     pub version: u32,
     /// Fingerprint of the catalog that resolved the URLs (`sha256:` of its files).
     pub catalog: String,
-    #[serde(default, rename = "artifact")]
     pub artifacts: Vec<Pin>,
 }
 
-/// One component × version × platform, pinned.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One component × version × platform, pinned: parsed once into its types, so every
+/// use compares digests and subjects, never text.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pin {
-    pub component: String,
-    /// With its `v`: `v1.29.0`.
-    pub version: String,
-    /// `linux/amd64`.
-    pub platform: String,
+    pub subject: Subject,
     /// The upstream URL (never a mirror's).
     pub url: String,
     /// The artifact's file name (an archive's, or the binary's install name).
     pub file: String,
-    pub sha256: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha512: Option<String>,
+    pub sha256: Digest,
+    pub sha512: Option<Digest>,
     /// Where the digests came from when locked: the checksum URLs.
     pub checksums: Vec<String>,
     /// The signature verified when locked; absent when none was.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<PinnedSignature>,
     /// Binaries inside an archive, with their digests, for audits of installed files.
-    #[serde(default, rename = "file-in-archive", skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<PinnedFile>,
 }
 
@@ -91,12 +93,11 @@ pub struct PinnedSignature {
 }
 
 /// A binary inside a pinned archive.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PinnedFile {
     pub name: String,
-    pub sha256: String,
-    pub sha512: String,
+    pub sha256: Digest,
+    pub sha512: Digest,
 }
 
 impl PinnedSignature {
@@ -125,12 +126,102 @@ impl PinnedSignature {
     }
 }
 
+/// The lock as written in TOML: text fields, checked into a [`Lock`] by [`Lock::parse`].
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLock {
+    version: u32,
+    catalog: String,
+    #[serde(default, rename = "artifact")]
+    artifacts: Vec<RawPin>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPin {
+    component: String,
+    /// With its `v`: `v1.29.0`.
+    version: String,
+    /// `linux/amd64`.
+    platform: String,
+    url: String,
+    file: String,
+    sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sha512: Option<String>,
+    checksums: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    signature: Option<PinnedSignature>,
+    #[serde(default, rename = "file-in-archive", skip_serializing_if = "Vec::is_empty")]
+    files: Vec<RawFile>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    name: String,
+    sha256: String,
+    sha512: String,
+}
+
+impl RawPin {
+    fn check(self, at: impl Fn(String) -> String) -> Result<Pin, String> {
+        let version = Version::parse(&self.version).map_err(|e| at(e.to_string()))?;
+        let platform = Platform::parse(&self.platform).map_err(|e| at(e.to_string()))?;
+        let sha256 = Digest::from_hex_as(Algorithm::Sha256, &self.sha256).map_err(|e| at(format!("sha256: {e}")))?;
+        let sha512 = self
+            .sha512
+            .map(|h| Digest::from_hex_as(Algorithm::Sha512, &h).map_err(|e| at(format!("sha512: {e}"))))
+            .transpose()?;
+        let mut files = Vec::new();
+        for f in self.files {
+            let sha256 = Digest::from_hex_as(Algorithm::Sha256, &f.sha256)
+                .map_err(|e| at(format!("{}: sha256: {e}", f.name)))?;
+            let sha512 = Digest::from_hex_as(Algorithm::Sha512, &f.sha512)
+                .map_err(|e| at(format!("{}: sha512: {e}", f.name)))?;
+            files.push(PinnedFile { name: f.name, sha256, sha512 });
+        }
+        Ok(Pin {
+            subject: Subject::new(self.component, version, platform),
+            url: self.url,
+            file: self.file,
+            sha256,
+            sha512,
+            checksums: self.checksums,
+            signature: self.signature,
+            files,
+        })
+    }
+
+    fn of(pin: &Pin) -> RawPin {
+        let mut files: Vec<RawFile> = pin
+            .files
+            .iter()
+            .map(|f| RawFile { name: f.name.clone(), sha256: f.sha256.to_hex(), sha512: f.sha512.to_hex() })
+            .collect();
+        files.sort_by(|x, y| x.name.cmp(&y.name));
+        RawPin {
+            component: pin.subject.component.clone(),
+            version: pin.subject.version.to_string(),
+            platform: pin.subject.platform.to_string(),
+            url: pin.url.clone(),
+            file: pin.file.clone(),
+            sha256: pin.sha256.to_hex(),
+            sha512: pin.sha512.map(|d| d.to_hex()),
+            checksums: pin.checksums.clone(),
+            signature: pin.signature.clone(),
+            files,
+        }
+    }
+}
+
 impl Lock {
     pub fn new(catalog: String) -> Lock {
         Lock { version: FORMAT, catalog, artifacts: Vec::new() }
     }
 
-    /// Reads and checks a lock: every digest, version and platform must parse.
+    /// Reads and checks a lock: every digest, version and platform must parse, and
+    /// no subject may be pinned twice.
     pub fn load(path: &Path) -> Result<Lock, LockError> {
         let text =
             fs_err::read_to_string(path).map_err(|source| LockError::Read { path: path.to_path_buf(), source })?;
@@ -150,49 +241,42 @@ impl Lock {
             Some(found) => return Err(LockError::Version { path: path.to_path_buf(), found }),
             None => return Err(malformed("no `version` field: not a kverify lock".into())),
         }
-        let lock: Lock = toml::from_str(text).map_err(|e| malformed(e.to_string().trim_end().to_string()))?;
-        for (i, pin) in lock.artifacts.iter().enumerate() {
-            let at = |m: String| malformed(format!("artifact {} ({} {}): {m}", i + 1, pin.component, pin.version));
-            Version::parse(&pin.version).map_err(|e| at(e.to_string()))?;
-            Platform::parse(&pin.platform).map_err(|e| at(e.to_string()))?;
-            Digest::from_hex_as(Algorithm::Sha256, &pin.sha256).map_err(|e| at(format!("sha256: {e}")))?;
-            if let Some(h) = &pin.sha512 {
-                Digest::from_hex_as(Algorithm::Sha512, h).map_err(|e| at(format!("sha512: {e}")))?;
+        let raw: RawLock = toml::from_str(text).map_err(|e| malformed(e.to_string().trim_end().to_string()))?;
+        let mut artifacts: Vec<Pin> = Vec::new();
+        for (i, pin) in raw.artifacts.into_iter().enumerate() {
+            let what = format!("artifact {} ({} {})", i + 1, pin.component, pin.version);
+            let pin = pin.check(|m| format!("{what}: {m}")).map_err(malformed)?;
+            // One subject, one pin: `v1.25.4` and `1.25.4` are the same release, and two
+            // digests for it would let each command believe a different one.
+            if let Some(j) = artifacts.iter().position(|a| a.subject == pin.subject) {
+                return Err(malformed(format!(
+                    "{what}: {} is pinned twice (artifacts {} and {})",
+                    pin.subject,
+                    j + 1,
+                    i + 1
+                )));
             }
-            for f in &pin.files {
-                Digest::from_hex_as(Algorithm::Sha256, &f.sha256)
-                    .map_err(|e| at(format!("{}: sha256: {e}", f.name)))?;
-                Digest::from_hex_as(Algorithm::Sha512, &f.sha512)
-                    .map_err(|e| at(format!("{}: sha512: {e}", f.name)))?;
-            }
+            artifacts.push(pin);
         }
-        Ok(lock)
+        Ok(Lock { version: raw.version, catalog: raw.catalog, artifacts })
     }
 
     /// Writes the lock, sorted, atomically (temp file + rename).
     pub fn save(&self, path: &Path) -> Result<(), LockError> {
-        let err = |source| LockError::Write { path: path.to_path_buf(), source };
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-        std::io::Write::write_all(&mut tmp, self.to_text().as_bytes()).map_err(err)?;
-        tmp.as_file().sync_all().map_err(err)?;
-        tmp.persist(path).map_err(|e| err(e.error))?;
-        Ok(())
+        crate::install::write_atomic(path, self.to_text().as_bytes(), 0o644)
+            .map_err(|source| LockError::Write { path: path.to_path_buf(), source })
     }
 
     /// The lock as text: a header comment, then sorted TOML.
     pub fn to_text(&self) -> String {
-        let mut sorted = self.clone();
-        sorted
-            .artifacts
-            .sort_by(|a, b| (&a.component, &a.version, &a.platform).cmp(&(&b.component, &b.version, &b.platform)));
-        sorted
-            .artifacts
-            .dedup_by(|a, b| (&a.component, &a.version, &a.platform) == (&b.component, &b.version, &b.platform));
-        for a in &mut sorted.artifacts {
-            a.files.sort_by(|x, y| x.name.cmp(&y.name));
-        }
-        let body = toml::to_string(&sorted).unwrap_or_default();
+        let mut pins: Vec<&Pin> = self.artifacts.iter().collect();
+        pins.sort_by_key(|p| p.subject.sort_key());
+        let raw = RawLock {
+            version: self.version,
+            catalog: self.catalog.clone(),
+            artifacts: pins.into_iter().map(RawPin::of).collect(),
+        };
+        let body = toml::to_string(&raw).unwrap_or_default();
         format!(
             "# kverify.lock: digests of release artifacts pinned by `kverify lock`.\n\
              # Used by `kverify fetch --lock`, `verify --lock`, `identify --lock` and `node --lock`.\n\
@@ -200,81 +284,90 @@ impl Lock {
         )
     }
 
-    /// Adds or replaces the pin of the same component × version × platform.
+    /// Pinned digests that differ between two resolutions of one subject, as mismatches
+    /// (expected = pinned).
+    pub fn drift(old: &Pin, new: &Pin) -> Vec<Mismatch> {
+        let mut out = Vec::new();
+        let mut compare = |name: &str, old: Option<Digest>, new: Option<Digest>| {
+            if let (Some(o), Some(n)) = (old, new) {
+                if o != n {
+                    out.push(Mismatch { expected: o, computed: n, origin: format!("the lock's pin of {name}") });
+                }
+            }
+        };
+        compare(&old.file, Some(old.sha256), Some(new.sha256));
+        compare(&old.file, old.sha512, new.sha512);
+        for f in &old.files {
+            let now = new.files.iter().find(|n| n.name == f.name);
+            compare(&f.name, Some(f.sha256), now.map(|n| n.sha256));
+            compare(&f.name, Some(f.sha512), now.map(|n| n.sha512));
+        }
+        out
+    }
+
+    /// Adds or replaces the pin of the same subject.
     pub fn put(&mut self, pin: Pin) {
-        self.artifacts
-            .retain(|a| !(a.component == pin.component && a.version == pin.version && a.platform == pin.platform));
+        self.artifacts.retain(|a| a.subject != pin.subject);
         self.artifacts.push(pin);
     }
 
     /// The pin of a component at a version; on `platform` when given, else any.
-    /// Versions and platforms compare as parsed, as `parse` checked them: a hand-written
-    /// `1.29.0` or `linux/x86_64` is the pin of `v1.29.0` on `linux/amd64`.
     pub fn find(&self, component: &str, version: &Version, platform: Option<&Platform>) -> Option<&Pin> {
         self.artifacts.iter().find(|a| {
-            a.component == component
-                && Version::parse(&a.version).is_ok_and(|v| v == *version)
-                && platform.is_none_or(|p| Platform::parse(&a.platform).is_ok_and(|ap| ap == *p))
+            a.subject.component == component
+                && a.subject.version == *version
+                && platform.is_none_or(|p| a.subject.platform == *p)
         })
     }
 
-    /// Every pinned digest as expectations, the archive's binaries included, labelled
-    /// and with `origin` naming the lock.
+    /// Every pinned digest as expectations, the archive's binaries included, with their
+    /// subject and with `origin` naming the lock.
     pub fn expectations(&self, origin: &Path) -> Vec<Expected> {
         let mut out = Vec::new();
         for pin in &self.artifacts {
-            let label = Label {
-                component: pin.component.clone(),
-                version: pin.version.clone(),
-                platform: pin.platform.clone(),
-            };
             let signed = pin.signature.as_ref().map(PinnedSignature::to_evidence);
-            let mut push = |name: &str, sha256: &str, sha512: Option<&str>, signed_by: Option<SignatureEvidence>| {
-                let digests = [Some(sha256), sha512].into_iter().flatten().filter_map(|h| Digest::from_hex(h).ok());
+            let mut push = |name: &str, digests: &[Digest], signed_by: Option<SignatureEvidence>| {
                 for digest in digests {
                     out.push(Expected {
                         name: Some(name.to_string()),
                         sidecar_of: None,
-                        digest,
-                        origin: format!("{} ({} {} {})", origin.display(), pin.component, pin.version, pin.platform),
-                        label: Some(label.clone()),
+                        digest: *digest,
+                        origin: format!("{} ({})", origin.display(), pin.subject),
+                        subject: Some(pin.subject.clone()),
                         signed_by: signed_by.clone(),
                         pinned_in: Some(origin.display().to_string()),
                     });
                 }
             };
-            push(&pin.file, &pin.sha256, pin.sha512.as_deref(), signed.clone());
+            let digests: Vec<Digest> = std::iter::once(pin.sha256).chain(pin.sha512).collect();
+            push(&pin.file, &digests, signed.clone());
             for f in &pin.files {
-                push(&f.name, &f.sha256, Some(&f.sha512), None);
+                push(&f.name, &[f.sha256, f.sha512], None);
             }
         }
         out
     }
 }
 
-/// A fingerprint of the catalog in use, so a lock says what resolved its URLs.
-pub fn catalog_fingerprint(texts: &[&str]) -> String {
-    use sha2::Digest as _;
-    let mut h = sha2::Sha256::new();
-    for t in texts {
-        h.update(t.as_bytes());
-    }
-    format!("sha256:{}", &hex::encode(h.finalize())[..16])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn digest(byte: u8, algorithm: Algorithm) -> Digest {
+        Digest::from_hex_as(algorithm, &hex::encode(vec![byte; algorithm.byte_len()])).unwrap()
+    }
+
     fn pin() -> Pin {
         Pin {
-            component: "kubectl".into(),
-            version: "v1.29.4".into(),
-            platform: "linux/amd64".into(),
+            subject: Subject::new(
+                "kubectl",
+                Version::parse("v1.29.4").unwrap(),
+                Platform::parse("linux/amd64").unwrap(),
+            ),
             url: "https://dl.k8s.io/release/v1.29.4/bin/linux/amd64/kubectl".into(),
             file: "kubectl".into(),
-            sha256: "ab".repeat(32),
-            sha512: Some("cd".repeat(64)),
+            sha256: digest(0xab, Algorithm::Sha256),
+            sha512: Some(digest(0xcd, Algorithm::Sha512)),
             checksums: vec!["https://dl.k8s.io/release/v1.29.4/bin/linux/amd64/kubectl.sha256".into()],
             signature: None,
             files: vec![],
@@ -285,14 +378,18 @@ mod tests {
     fn round_trips_and_is_deterministic() {
         let mut lock = Lock::new("sha256:0123456789abcdef".into());
         let mut second = pin();
-        second.component = "etcd".into();
-        second.files = vec![PinnedFile { name: "etcd".into(), sha256: "01".repeat(32), sha512: "02".repeat(64) }];
+        second.subject.component = "etcd".into();
+        second.files = vec![PinnedFile {
+            name: "etcd".into(),
+            sha256: digest(1, Algorithm::Sha256),
+            sha512: digest(2, Algorithm::Sha512),
+        }];
         lock.put(pin());
         lock.put(second);
         let text = lock.to_text();
         let back = Lock::parse(Path::new("kverify.lock"), &text).unwrap();
         assert_eq!(back.to_text(), text);
-        assert_eq!(back.artifacts[0].component, "etcd", "sorted");
+        assert_eq!(back.artifacts[0].subject.component, "etcd", "sorted");
         let mut reversed = lock.clone();
         reversed.artifacts.reverse();
         assert_eq!(reversed.to_text(), text);
@@ -333,5 +430,21 @@ mod tests {
             "lock kverify.lock: format version 9; this kverify reads version 1"
         );
         assert!(Lock::parse(p, "x = 1").unwrap_err().to_string().contains("not a kverify lock"));
+    }
+
+    #[test]
+    fn a_subject_pinned_twice_is_refused() {
+        let mut other = pin();
+        other.sha256 = digest(0xee, Algorithm::Sha256);
+        let one = Lock { version: FORMAT, catalog: "x".into(), artifacts: vec![pin()] }.to_text();
+        let two = Lock { version: FORMAT, catalog: "x".into(), artifacts: vec![other] }.to_text();
+        let body = two.split_once("[[artifact]]").unwrap().1;
+        // The second written without its `v`: the same release all the same.
+        let text = format!("{one}\n[[artifact]]{}", body.replace("\"v1.29.4\"", "\"1.29.4\""));
+        let e = Lock::parse(Path::new("kverify.lock"), &text).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "lock kverify.lock: artifact 2 (kubectl 1.29.4): kubectl v1.29.4 linux/amd64 is pinned twice (artifacts 1 and 2)"
+        );
     }
 }

@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use kverify::status::Classified;
 
 fn main() -> ExitCode {
     let cli = kverify::cli::Cli::parse();
@@ -8,7 +9,7 @@ fn main() -> ExitCode {
     let status = match kverify::run(cli) {
         Ok(status) => status,
         Err(err) => {
-            kverify::print_error(&err);
+            kverify::report::print_error(&err);
             err.exit_status()
         }
     };

@@ -2,7 +2,12 @@
 
 use std::fmt;
 
-use crate::Error;
+/// A platform the command line or a file names that kverify does not know.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadPlatform(String);
+
+type Error = BadPlatform;
 
 const OSES: &[&str] = &["linux", "darwin", "windows"];
 /// Kubernetes' architecture names, and runc's two 32-bit ARM builds (ARMv6 soft float,
@@ -47,10 +52,10 @@ impl Platform {
             _ => arch,
         };
         if !OSES.contains(&os.as_str()) {
-            return Err(Error::usage(format!("unknown operating system {os:?}; known: {}", OSES.join(", "))));
+            return Err(BadPlatform(format!("unknown operating system {os:?}; known: {}", OSES.join(", "))));
         }
         if !ARCHES.contains(&arch.as_str()) {
-            return Err(Error::usage(format!("unknown architecture {arch:?}; known: {}", ARCHES.join(", "))));
+            return Err(BadPlatform(format!("unknown architecture {arch:?}; known: {}", ARCHES.join(", "))));
         }
         Ok(Platform { os, arch })
     }
@@ -59,7 +64,7 @@ impl Platform {
     pub fn parse(text: &str) -> Result<Platform, Error> {
         let (os, arch) = text
             .split_once('/')
-            .ok_or_else(|| Error::usage(format!("platform {text:?} is not OS/ARCH (e.g. linux/amd64)")))?;
+            .ok_or_else(|| BadPlatform(format!("platform {text:?} is not OS/ARCH (e.g. linux/amd64)")))?;
         Platform::from_flags(Some(os), Some(arch))
     }
 }
@@ -68,6 +73,19 @@ impl<'de> serde::Deserialize<'de> for Platform {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Platform, D::Error> {
         let text = String::deserialize(deserializer)?;
         Platform::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl std::str::FromStr for Platform {
+    type Err = Error;
+    fn from_str(text: &str) -> Result<Platform, Error> {
+        Platform::parse(text)
+    }
+}
+
+impl serde::Serialize for Platform {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 

@@ -12,9 +12,10 @@ use sigstore_bundle::BundleV03;
 use sigstore_rekor::LogEntry;
 use sigstore_types::{EntryUuid, KindVersion, Sha256Hash};
 
-use crate::fetch::{FetchError, Transport};
-use crate::report::SignatureEvidence;
+use crate::signature::SignatureEvidence;
 use crate::signature::{self, Policy, SignatureError, TrustRoot};
+use crate::status::ExitStatus;
+use crate::transport::{Transport, TransportError};
 
 /// The most bytes of a Rekor answer kverify reads.
 const MAX_ANSWER: u64 = 4 * 1024 * 1024;
@@ -26,7 +27,7 @@ pub enum RekorError {
     Unreachable {
         url: String,
         #[source]
-        source: FetchError,
+        source: TransportError,
     },
     #[error("{url}: not a Rekor v1 answer ({reason})")]
     Malformed { url: String, reason: String },
@@ -45,8 +46,11 @@ pub enum RekorError {
 impl RekorError {
     /// Unreachable or failing logs are "retry later"; anything else is evidence that
     /// does not hold.
-    pub fn is_network(&self) -> bool {
-        matches!(self, RekorError::Unreachable { source, .. } if !source.is_verification_failure())
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            RekorError::Unreachable { source, .. } if !source.is_verification_failure() => ExitStatus::Io,
+            _ => ExitStatus::Failed,
+        }
     }
 }
 
@@ -202,7 +206,7 @@ fn retrieve(transport: &Transport, base: &str, proposed: &str) -> Result<Vec<Log
     let query = format!(r#"{{"entries":[{proposed}]}}"#);
     match transport.post_json(&url, &query, MAX_ANSWER) {
         Ok(bytes) => parse_list(&url, &bytes),
-        Err(FetchError::Status { status: 404, .. }) => Ok(Vec::new()),
+        Err(TransportError::Status { status: 404, .. }) => Ok(Vec::new()),
         Err(source) => Err(RekorError::Unreachable { url, source }),
     }
 }
@@ -212,7 +216,7 @@ fn by_uuid(transport: &Transport, base: &str, proposed: &str) -> Result<Vec<LogE
     let url = format!("{base}/api/v1/log/entries/{}", leaf_uuid(proposed));
     match transport.get_small(&url, MAX_ANSWER) {
         Ok(bytes) => parse_map(&url, &bytes),
-        Err(FetchError::Status { status: 404, .. }) => Ok(Vec::new()),
+        Err(TransportError::Status { status: 404, .. }) => Ok(Vec::new()),
         Err(source) => Err(RekorError::Unreachable { url, source }),
     }
 }

@@ -1,42 +1,20 @@
-//! What happened to each artifact or file: one [`Outcome`] each, printed as text or as
-//! one JSON object per line, and the exit status they add up to.
+//! The one reporting path: every record (an artifact or file's [`Outcome`], a node's
+//! finding, a catalog row) goes through a [`Reporter`], printed as it comes as text or as
+//! one JSON object per line, and counted into the run's summary and exit status. Nothing
+//! else in kverify prints to stdout.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::digest::{Digest, Digests};
-
-/// The process exit status, as DESIGN.md section 5 defines it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ExitStatus {
-    /// 0: everything verified.
-    Ok,
-    /// 3: network or I/O trouble; retrying later may help.
-    Io,
-    /// 1: verification failed: stop, this may be tampering.
-    Failed,
-    /// 2: the command line was wrong.
-    Usage,
-}
-
-impl ExitStatus {
-    pub fn code(self) -> u8 {
-        match self {
-            ExitStatus::Ok => 0,
-            ExitStatus::Failed => 1,
-            ExitStatus::Usage => 2,
-            ExitStatus::Io => 3,
-        }
-    }
-
-    /// The status of two results together: a failed verification outranks an I/O
-    /// error, so a script never retries what looked like tampering.
-    pub fn and(self, other: ExitStatus) -> ExitStatus {
-        self.max(other)
-    }
-}
+use crate::digest::Digests;
+pub use crate::expect::Mismatch;
+use crate::expect::Verdict;
+use crate::signature::{SignatureCheck, SignatureEvidence};
+use crate::status::Classified;
+pub use crate::status::ExitStatus;
+use crate::subject::Subject;
 
 /// The verdict on one artifact or file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -55,7 +33,8 @@ pub enum Status {
 }
 
 impl Status {
-    fn label(self) -> &'static str {
+    /// `OK`, `FAIL`, …: how a text report names the status.
+    pub fn label(self) -> &'static str {
         match self {
             Status::Ok => "OK",
             Status::Fail => "FAIL",
@@ -64,24 +43,6 @@ impl Status {
             Status::Error => "ERROR",
         }
     }
-}
-
-/// What a signature check established. Booleans say which checks passed; a check that
-/// could not run is `false` and the report says why.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct SignatureEvidence {
-    /// `cosign-detached` or `bundle`.
-    pub kind: &'static str,
-    pub identity: String,
-    pub issuer: String,
-    pub chain: bool,
-    pub sct: bool,
-    pub tlog: bool,
-    /// RFC 3339 time of signing, from the transparency log or a timestamp.
-    pub signed_at: Option<String>,
-    /// What was not checked and why (`tlog: not checked (no bundle)`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
 }
 
 /// Where the expected digests came from and what vouched for them.
@@ -95,14 +56,6 @@ pub struct Evidence {
     /// Why no signature was checked, when none was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signature_skipped: Option<String>,
-}
-
-/// An expected digest that did not match what was computed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Mismatch {
-    pub expected: Digest,
-    pub computed: Digest,
-    pub origin: String,
 }
 
 /// The result for one artifact or file.
@@ -156,16 +109,72 @@ impl Outcome {
         }
     }
 
+    /// An outcome naming `artifact`, to be filled in.
+    pub fn of(artifact: &crate::catalog::Artifact) -> Outcome {
+        let mut outcome = Outcome::new(Status::Ok);
+        outcome.set_subject(&artifact.subject());
+        outcome.url = Some(artifact.url.clone());
+        outcome
+    }
+
     pub fn with_message(mut self, message: impl Into<String>) -> Outcome {
         self.message = Some(message.into());
         self
     }
 
-    pub fn exit_status(&self) -> ExitStatus {
-        match self.status {
-            Status::Ok | Status::Unlisted | Status::Missing => ExitStatus::Ok,
-            Status::Fail => ExitStatus::Failed,
-            Status::Error => ExitStatus::Io,
+    /// Names its subject: component, version and platform.
+    pub fn set_subject(&mut self, subject: &Subject) {
+        self.component = Some(subject.component.clone());
+        self.version = Some(subject.version.to_string());
+        self.platform = Some(subject.platform.to_string());
+    }
+
+    /// Takes what a verdict established: the subject and the evidence that decided, or
+    /// the mismatches.
+    pub fn judged(&mut self, verdict: &Verdict<'_>, digests: Digests) {
+        if let Some(subject) = verdict.subject() {
+            self.set_subject(subject);
+        }
+        self.evidence.checksum = Some(verdict.origins());
+        self.evidence.signature = verdict.signed_by().cloned();
+        self.evidence.pin = verdict.decided_by.iter().find_map(|e| e.pinned_in.clone());
+        self.mismatches = verdict.mismatches.clone();
+        self.digests = digests;
+        if !verdict.is_ok() {
+            self.status = Status::Fail;
+            if let Some(first) = verdict.mismatches.first() {
+                self.message.get_or_insert_with(|| format!("{} mismatch", first.expected.algorithm()));
+            }
+            self.details.extend(verdict.not_computed.iter().map(|o| format!("not computed: {o}")));
+        }
+    }
+
+    /// The bytes did not verify: nothing was installed, and the mismatches say why.
+    pub fn refused(&mut self, verdict: &Verdict<'_>) {
+        self.status = Status::Fail;
+        let algorithm = verdict.mismatches.first().map_or("digest", |m| m.expected.algorithm().name());
+        self.message = Some(format!("{algorithm} mismatch; nothing installed"));
+        self.mismatches = verdict.mismatches.clone();
+        self.details.extend(verdict.not_computed.iter().map(|o| format!("not computed: {o}")));
+    }
+
+    /// Records how the signature stood: its evidence, or why none was checked.
+    pub fn signature(&mut self, check: &SignatureCheck) {
+        match check {
+            SignatureCheck::Verified(evidence) => self.evidence.signature = Some(evidence.clone()),
+            SignatureCheck::NotRequired(why) => self.evidence.signature_skipped = Some(why.clone()),
+        }
+    }
+
+    /// Marks the outcome as failed by `e`: `error` for network and I/O trouble (exit 3),
+    /// `fail` for everything else (exit 1); the error's hint goes under it.
+    pub fn failed(&mut self, e: &dyn Classified) {
+        self.status = if e.exit_status() == ExitStatus::Io { Status::Error } else { Status::Fail };
+        if self.message.is_none() {
+            self.message = Some(e.chain());
+        }
+        if let Some(hint) = e.next_step() {
+            self.details.push(format!("hint: {hint}"));
         }
     }
 
@@ -205,7 +214,7 @@ impl Outcome {
         (!parts.is_empty()).then(|| parts.join(" "))
     }
 
-    fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
+    fn write_lines(&self, out: &mut dyn Write) -> io::Result<()> {
         let mut line = format!("{:<8} {}", self.status.label(), self.subject());
         if let Some(message) = &self.message {
             line.push_str("  ");
@@ -249,75 +258,176 @@ pub enum Format {
     Quiet,
 }
 
-/// Prints outcomes as they come and keeps the tally for the summary and exit status.
-pub struct Reporter {
+/// One line (or JSON object) of a report.
+pub trait Record: Serialize {
+    /// How the record adds to the run's summary.
+    type Tally: Tally<Self>;
+
+    fn status(&self) -> Status;
+
+    fn write_text(&self, out: &mut dyn Write) -> io::Result<()>;
+}
+
+/// The counts a summary line is made of.
+pub trait Tally<R: ?Sized>: Default {
+    fn add(&mut self, record: &R);
+    /// How many records verified: none at all is a failure, never a pass.
+    fn verified(&self) -> usize;
+    /// The text summary; `what` names the subject of the run (`files verified`, a root).
+    fn summary(&self, what: &str) -> Option<String>;
+    /// The exit status when nothing verified, given the status so far.
+    fn nothing_verified(&self, status: ExitStatus) -> ExitStatus {
+        if status == ExitStatus::Ok {
+            ExitStatus::Failed
+        } else {
+            status
+        }
+    }
+}
+
+impl Status {
+    /// What a record with this status means for the run.
+    pub fn exit_status(self) -> ExitStatus {
+        match self {
+            Status::Ok | Status::Unlisted | Status::Missing => ExitStatus::Ok,
+            Status::Fail => ExitStatus::Failed,
+            Status::Error => ExitStatus::Io,
+        }
+    }
+}
+
+/// Prints records as they come and keeps the tally for the summary and exit status.
+pub struct Reporter<R: Record> {
     format: Format,
-    counts: [usize; 5],
+    tally: R::Tally,
     status: ExitStatus,
 }
 
-impl Reporter {
-    pub fn new(format: Format) -> Reporter {
-        Reporter { format, counts: [0; 5], status: ExitStatus::Ok }
+impl<R: Record> Reporter<R> {
+    pub fn new(format: Format) -> Reporter<R> {
+        Reporter { format, tally: R::Tally::default(), status: ExitStatus::Ok }
     }
 
     pub fn format(&self) -> Format {
         self.format
     }
 
-    pub fn record(&mut self, outcome: &Outcome) {
-        self.counts[outcome.status as usize] += 1;
-        self.status = self.status.and(outcome.exit_status());
-        let stdout = io::stdout();
-        let mut out = stdout.lock();
+    pub fn tally(&self) -> &R::Tally {
+        &self.tally
+    }
+
+    pub fn record(&mut self, record: &R) {
+        self.tally.add(record);
+        self.status = self.status.and(record.status().exit_status());
+        let failed = matches!(record.status(), Status::Fail | Status::Error);
         // A closed stdout (`| head`) must not turn a verified run into a panic.
         let _ = match self.format {
             Format::Json => {
-                serde_json::to_writer(&mut out, outcome).map_err(io::Error::from).and_then(|_| writeln!(out))
+                let mut out = io::stdout().lock();
+                serde_json::to_writer(&mut out, record).map_err(io::Error::from).and_then(|_| writeln!(out))
             }
-            Format::Text => outcome.write_text(&mut out),
-            Format::Quiet if outcome.status == Status::Fail || outcome.status == Status::Error => {
-                outcome.write_text(&mut io::stderr().lock())
-            }
+            Format::Text => record.write_text(&mut io::stdout().lock()),
+            Format::Quiet if failed => record.write_text(&mut io::stderr().lock()),
             Format::Quiet => Ok(()),
         };
     }
 
-    pub fn count(&self, status: Status) -> usize {
-        self.counts[status as usize]
-    }
-
-    /// Forces a status, for failures that are not one outcome (nothing verified).
+    /// Forces a status, for failures that are not one record.
     pub fn fail(&mut self, status: ExitStatus) {
         self.status = self.status.and(status);
     }
 
-    /// Prints the summary line (text only), `what` saying what the verified count is
-    /// (`files verified`), and returns the exit status.
+    /// A line of text after the records (text format only): `3 added to /srv/mirror`.
+    pub fn note(&self, text: &str) {
+        if self.format == Format::Text {
+            let _ = writeln!(io::stdout().lock(), "{text}");
+        }
+    }
+
+    /// Prints the summary line (text only), `what` naming what was counted, and returns
+    /// the exit status.
     pub fn finish(mut self, what: &str) -> ExitStatus {
-        let verified = self.count(Status::Ok);
-        if verified == 0 && self.status == ExitStatus::Ok {
-            self.status = ExitStatus::Failed;
+        if self.tally.verified() == 0 {
+            self.status = self.tally.nothing_verified(self.status);
         }
         if self.format == Format::Text {
-            let mut parts = vec![format!("{verified} {what}")];
-            for (status, word) in [
-                (Status::Fail, "failed"),
-                (Status::Error, "could not be checked"),
-                (Status::Missing, "missing"),
-                (Status::Unlisted, "unlisted"),
-            ] {
-                let n = self.count(status);
-                if n > 0 {
-                    parts.push(format!("{n} {word}"));
-                }
+            if let Some(summary) = self.tally.summary(what) {
+                let _ = writeln!(io::stdout().lock(), "{summary}");
             }
-            let mut summary = parts.join(", ");
-            if verified == 0 {
-                summary.push_str(": nothing was verified, which is a failure");
-            }
-            println!("{summary}");
         }
         self.status
+    }
+}
+
+/// The counts of artifact and file outcomes, by status.
+#[derive(Default)]
+pub struct Counts([usize; 5]);
+
+impl Counts {
+    pub fn of(&self, status: Status) -> usize {
+        self.0[status as usize]
+    }
+}
+
+impl Tally<Outcome> for Counts {
+    fn add(&mut self, outcome: &Outcome) {
+        self.0[outcome.status as usize] += 1;
+    }
+
+    fn verified(&self) -> usize {
+        self.of(Status::Ok)
+    }
+
+    fn summary(&self, what: &str) -> Option<String> {
+        let verified = self.verified();
+        let mut parts = vec![format!("{verified} {what}")];
+        for (status, word) in [
+            (Status::Fail, "failed"),
+            (Status::Error, "could not be checked"),
+            (Status::Missing, "missing"),
+            (Status::Unlisted, "unlisted"),
+        ] {
+            let n = self.of(status);
+            if n > 0 {
+                parts.push(format!("{n} {word}"));
+            }
+        }
+        let mut summary = parts.join(", ");
+        if verified == 0 {
+            summary.push_str(": nothing was verified, which is a failure");
+        }
+        Some(summary)
+    }
+}
+
+impl Record for Outcome {
+    type Tally = Counts;
+
+    fn status(&self) -> Status {
+        self.status
+    }
+
+    fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
+        self.write_lines(out)
+    }
+}
+
+/// A warning on stderr, for what is not a record (a lock left unwritten).
+pub fn warn(text: &str) {
+    let _ = writeln!(io::stderr().lock(), "warning: {text}");
+}
+
+/// Prints an error as `error: …`, its causes as `  caused by: …`, then `hint: …`.
+pub fn print_error(err: &dyn Classified) {
+    let mut out = io::stderr().lock();
+    let _ = writeln!(out, "error: {err}");
+    // `transparent` variants show their inner error and forward its causes.
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let _ = writeln!(out, "  caused by: {cause}");
+        source = cause.source();
+    }
+    if let Some(hint) = err.next_step() {
+        let _ = writeln!(out, "hint: {hint}");
     }
 }

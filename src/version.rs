@@ -86,6 +86,12 @@ impl std::str::FromStr for Version {
     }
 }
 
+impl serde::Serialize for Version {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 impl<'de> Deserialize<'de> for Version {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Version, D::Error> {
         let text = String::deserialize(deserializer)?;
@@ -173,6 +179,49 @@ impl fmt::Display for VersionRequest {
             VersionRequest::Exact(v) => v.fmt(f),
             VersionRequest::Marker(m) => m.fmt(f),
         }
+    }
+}
+
+/// What a user asks for: a component at a version or marker (`kubelet@v1.29.0`,
+/// `kubectl@stable`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub component: String,
+    pub version: VersionRequest,
+}
+
+/// A target on the command line that is not `COMPONENT@VERSION`.
+#[derive(Debug, thiserror::Error)]
+pub enum BadRequest {
+    #[error("{0:?}: give COMPONENT@VERSION (e.g. kubelet@v1.29.0)")]
+    NotComponentAtVersion(String),
+    #[error(transparent)]
+    Version(#[from] BadVersion),
+}
+
+impl Request {
+    /// `kubelet@v1.29.0`.
+    pub fn parse(text: &str) -> Result<Request, BadRequest> {
+        match text.split_once('@') {
+            Some((component, version)) if !component.is_empty() => {
+                Ok(Request { component: component.to_string(), version: VersionRequest::parse(version)? })
+            }
+            _ => Err(BadRequest::NotComponentAtVersion(text.to_string())),
+        }
+    }
+
+    /// `COMPONENT VERSION` (two words, when `pair` allows it) or `COMPONENT@VERSION...`.
+    pub fn parse_all(words: &[String], pair: bool) -> Result<Vec<Request>, BadRequest> {
+        if pair && words.len() == 2 && !words.iter().any(|t| t.contains('@')) {
+            return Ok(vec![Request { component: words[0].clone(), version: VersionRequest::parse(&words[1])? }]);
+        }
+        words.iter().map(|w| Request::parse(w)).collect()
+    }
+}
+
+impl fmt::Display for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.component, self.version)
     }
 }
 
@@ -283,6 +332,26 @@ mod tests {
         }
         assert!(v("1.26.0-rc.0").at_least(&v("1.26.0")));
         assert!(!v("1.25.99").at_least(&v("1.26.0")));
+    }
+
+    #[test]
+    fn requests_parse_as_typed_on_the_command_line() {
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let one = Request::parse_all(&words(&["kubelet", "v1.29.0"]), true).unwrap();
+        assert_eq!(one, [Request { component: "kubelet".into(), version: VersionRequest::Exact(v("1.29.0")) }]);
+        let many = Request::parse_all(&words(&["kubelet@v1.29.0", "etcd@3.5.12", "kubectl@stable"]), true).unwrap();
+        assert_eq!(
+            many.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["kubelet@v1.29.0", "etcd@v3.5.12", "kubectl@stable"]
+        );
+        assert!(Request::parse_all(&words(&["kubelet", "v1.29.0"]), false).is_err(), "pairs only where allowed");
+        for bad in ["kubelet", "@v1.29.0", "kubelet@", "kubelet@1.29", "kubelet@v1.29.0/../x"] {
+            assert!(Request::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            Request::parse("kubelet").unwrap_err().to_string(),
+            "\"kubelet\": give COMPONENT@VERSION (e.g. kubelet@v1.29.0)"
+        );
     }
 
     #[test]

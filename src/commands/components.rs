@@ -1,21 +1,60 @@
 //! `kverify components`: what the catalog knows, and from which version.
 
+use std::io::{self, Write};
+use std::path::PathBuf;
+
 use crate::catalog::{Catalog, ComponentInfo};
-use crate::cli::ComponentsArgs;
-use crate::report::{ExitStatus, Format};
+use crate::plan::Output;
+use crate::report::{ExitStatus, Record, Reporter, Status, Tally};
 use crate::version::Range;
 use crate::Error;
 
-pub fn run(args: ComponentsArgs, format: Format) -> Result<ExitStatus, Error> {
-    let catalog = Catalog::load(&args.catalog)?;
+pub fn run(catalogs: &[PathBuf], output: Output) -> Result<ExitStatus, Error> {
+    let catalog = Catalog::load(catalogs)?;
+    let mut reporter = Reporter::new(output.format);
     for c in catalog.components() {
-        if format == Format::Json {
-            println!("{}", json(&c));
-        } else {
-            print!("{}", text(&c));
-        }
+        reporter.record(&Row(c));
     }
-    Ok(ExitStatus::Ok)
+    Ok(reporter.finish("components"))
+}
+
+/// One component, as a report record.
+struct Row(ComponentInfo);
+
+impl serde::Serialize for Row {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        json(&self.0).serialize(s)
+    }
+}
+
+impl Record for Row {
+    type Tally = Listed;
+
+    fn status(&self) -> Status {
+        Status::Ok
+    }
+
+    fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
+        out.write_all(text(&self.0).as_bytes())
+    }
+}
+
+/// A listing has no summary line.
+#[derive(Default)]
+struct Listed(usize);
+
+impl Tally<Row> for Listed {
+    fn add(&mut self, _: &Row) {
+        self.0 += 1;
+    }
+
+    fn verified(&self) -> usize {
+        self.0
+    }
+
+    fn summary(&self, _: &str) -> Option<String> {
+        None
+    }
 }
 
 /// ```text

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::digest::Digests;
-use crate::report::{Evidence, ExitStatus, Format, Mismatch, Status};
+use crate::report::{Evidence, ExitStatus, Mismatch, Record, Status, Tally};
 
 /// How urgently a finding needs a person.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -131,23 +131,26 @@ impl Finding {
             details: Vec::new(),
         }
     }
+}
 
-    pub fn exit_status(&self) -> ExitStatus {
-        match self.status {
-            Status::Ok | Status::Unlisted | Status::Missing => ExitStatus::Ok,
-            Status::Fail => ExitStatus::Failed,
-            Status::Error => ExitStatus::Io,
-        }
+impl Finding {
+    /// Names the binary's component, version and platform.
+    pub fn set_subject(&mut self, subject: &crate::subject::Subject) {
+        self.component = Some(subject.component.clone());
+        self.version = Some(subject.version.to_string());
+        self.platform = Some(subject.platform.to_string());
+    }
+}
+
+impl Record for Finding {
+    type Tally = FindingCounts;
+
+    fn status(&self) -> Status {
+        self.status
     }
 
     fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
-        let label = match self.status {
-            Status::Ok => "OK",
-            Status::Fail => "FAIL",
-            Status::Missing => "MISSING",
-            Status::Unlisted => "UNLISTED",
-            Status::Error => "ERROR",
-        };
+        let label = self.status.label();
         let subject = self.path.as_deref().or(self.name.as_deref()).unwrap_or("-");
         let mut line = format!("{label:<8} {:<15} {subject}", self.check.name());
         let subject: Vec<&str> =
@@ -172,11 +175,10 @@ impl Finding {
     }
 }
 
-/// Prints findings as they come and keeps the tally for the summary and exit status.
-pub struct Reporter {
-    format: Format,
-    status: ExitStatus,
-    /// Binaries whose digest was checked, and of those, verified.
+/// What a node audit counts: binaries whose digest was checked, and of those verified;
+/// permission findings apart.
+#[derive(Default)]
+pub struct FindingCounts {
     pub checked: usize,
     pub verified: usize,
     pub digest_failed: usize,
@@ -186,23 +188,8 @@ pub struct Reporter {
     pub errors: usize,
 }
 
-impl Reporter {
-    pub fn new(format: Format) -> Reporter {
-        Reporter {
-            format,
-            status: ExitStatus::Ok,
-            checked: 0,
-            verified: 0,
-            digest_failed: 0,
-            permission_failed: 0,
-            missing: 0,
-            unlisted: 0,
-            errors: 0,
-        }
-    }
-
-    pub fn record(&mut self, finding: &Finding) {
-        self.status = self.status.and(finding.exit_status());
+impl Tally<Finding> for FindingCounts {
+    fn add(&mut self, finding: &Finding) {
         let digest = finding.check == Check::Digest;
         match finding.status {
             Status::Ok if digest => self.verified += 1,
@@ -216,50 +203,38 @@ impl Reporter {
         if digest && matches!(finding.status, Status::Ok | Status::Fail | Status::Unlisted) {
             self.checked += 1;
         }
-        let stdout = io::stdout();
-        let mut out = stdout.lock();
-        // A closed stdout (`| head`) must not turn an audit into a panic.
-        let _ = match self.format {
-            Format::Json => {
-                serde_json::to_writer(&mut out, finding).map_err(io::Error::from).and_then(|_| writeln!(out))
-            }
-            Format::Text => finding.write_text(&mut out),
-            Format::Quiet if matches!(finding.status, Status::Fail | Status::Error) => {
-                finding.write_text(&mut io::stderr().lock())
-            }
-            Format::Quiet => Ok(()),
-        };
     }
 
-    /// Prints the summary (text only) and returns the exit status: nothing verified is
-    /// a failure, never a pass.
-    pub fn finish(mut self, root: &str) -> ExitStatus {
+    fn verified(&self) -> usize {
+        self.verified
+    }
+
+    /// Nothing verified on a node is a failure, whatever else went wrong.
+    fn nothing_verified(&self, status: ExitStatus) -> ExitStatus {
+        status.and(ExitStatus::Failed)
+    }
+
+    fn summary(&self, root: &str) -> Option<String> {
+        let mut parts = vec![format!("{} verified", self.verified)];
+        for (n, word) in [
+            (self.digest_failed, "failed"),
+            (
+                self.permission_failed,
+                if self.permission_failed == 1 { "permission finding" } else { "permission findings" },
+            ),
+            (self.errors, if self.errors == 1 { "error" } else { "errors" }),
+            (self.missing, "missing"),
+            (self.unlisted, "unlisted"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{n} {word}"));
+            }
+        }
+        let noun = if self.checked == 1 { "binary" } else { "binaries" };
+        let mut summary = format!("{} {noun} checked under {root}: {}", self.checked, parts.join(", "));
         if self.verified == 0 {
-            self.status = self.status.and(ExitStatus::Failed);
+            summary.push_str("; nothing was verified, which is a failure");
         }
-        if self.format == Format::Text {
-            let mut parts = vec![format!("{} verified", self.verified)];
-            for (n, word) in [
-                (self.digest_failed, "failed"),
-                (
-                    self.permission_failed,
-                    if self.permission_failed == 1 { "permission finding" } else { "permission findings" },
-                ),
-                (self.errors, if self.errors == 1 { "error" } else { "errors" }),
-                (self.missing, "missing"),
-                (self.unlisted, "unlisted"),
-            ] {
-                if n > 0 {
-                    parts.push(format!("{n} {word}"));
-                }
-            }
-            let noun = if self.checked == 1 { "binary" } else { "binaries" };
-            let mut summary = format!("{} {noun} checked under {root}: {}", self.checked, parts.join(", "));
-            if self.verified == 0 {
-                summary.push_str("; nothing was verified, which is a failure");
-            }
-            println!("{summary}");
-        }
-        self.status
+        Some(summary)
     }
 }

@@ -4,7 +4,11 @@
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use kverify::digest::Digest;
 use kverify::lock::{Lock, Pin, PinnedFile};
+use kverify::platform::Platform;
+use kverify::subject::Subject;
+use kverify::version::Version;
 use serde_json::Value;
 
 use crate::support::*;
@@ -113,16 +117,22 @@ impl Host {
     }
 }
 
+fn subject(component: &str, version: &str) -> Subject {
+    Subject::new(component, Version::parse(version).unwrap(), Platform::parse("linux/amd64").unwrap())
+}
+
+fn digest(hex: &str) -> Digest {
+    Digest::from_hex(hex).unwrap()
+}
+
 /// A Kubernetes binary pinned as it is published: one file.
 fn pin(component: &str, version: &str, bytes: &[u8]) -> Pin {
     Pin {
-        component: component.into(),
-        version: version.into(),
-        platform: "linux/amd64".into(),
+        subject: subject(component, version),
         url: format!("https://dl.k8s.io/release/{version}/bin/linux/amd64/{component}"),
         file: component.into(),
-        sha256: sha256_hex(bytes),
-        sha512: Some(sha512_hex(bytes)),
+        sha256: digest(&sha256_hex(bytes)),
+        sha512: Some(digest(&sha512_hex(bytes))),
         checksums: vec![format!("https://dl.k8s.io/release/{version}/bin/linux/amd64/{component}.sha256")],
         signature: None,
         files: vec![],
@@ -133,12 +143,10 @@ fn pin(component: &str, version: &str, bytes: &[u8]) -> Pin {
 fn etcd_pin(binaries: &[(&str, &[u8])]) -> Pin {
     let archive = "etcd-v3.5.12-linux-amd64.tar.gz";
     Pin {
-        component: "etcd".into(),
-        version: "v3.5.12".into(),
-        platform: "linux/amd64".into(),
+        subject: subject("etcd", "v3.5.12"),
         url: format!("https://github.com/etcd-io/etcd/releases/download/v3.5.12/{archive}"),
         file: archive.into(),
-        sha256: sha256_hex(b"the archive"),
+        sha256: digest(&sha256_hex(b"the archive")),
         sha512: None,
         checksums: vec!["https://github.com/etcd-io/etcd/releases/download/v3.5.12/SHA256SUMS".into()],
         signature: None,
@@ -146,8 +154,8 @@ fn etcd_pin(binaries: &[(&str, &[u8])]) -> Pin {
             .iter()
             .map(|(name, bytes)| PinnedFile {
                 name: format!("etcd-v3.5.12-linux-amd64/{name}"),
-                sha256: sha256_hex(bytes),
-                sha512: sha512_hex(bytes),
+                sha256: digest(&sha256_hex(bytes)),
+                sha512: digest(&sha512_hex(bytes)),
             })
             .collect(),
     }

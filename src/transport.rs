@@ -8,8 +8,9 @@ use std::time::Duration;
 use reqwest::blocking::{Client, Response};
 use reqwest::redirect;
 
-use crate::digest::{AlgorithmSet, Hashed, MultiHasher, CHUNK};
+use crate::digest::{copy_hashing, AlgorithmSet, CopyError, Hashed};
 use crate::progress::Bar;
+use crate::status::ExitStatus;
 
 /// Attempts per download: the first and two retries.
 const ATTEMPTS: u32 = 3;
@@ -17,7 +18,7 @@ const MAX_REDIRECTS: usize = 10;
 
 /// Why a download failed.
 #[derive(Debug, thiserror::Error)]
-pub enum FetchError {
+pub enum TransportError {
     #[error("{url}: HTTP {status}{}", if *status == 404 { " (not published)" } else { "" })]
     Status { url: String, status: u16 },
     #[error("{url}: not found on the mirror ({})", path.display())]
@@ -75,15 +76,15 @@ pub enum FetchError {
     Client(#[source] reqwest::Error),
 }
 
-impl FetchError {
+impl TransportError {
     /// Retrying can help: connection trouble, timeouts, broken bodies, 5xx.
     fn transient(&self) -> bool {
         match self {
-            FetchError::Status { status, .. } => *status >= 500,
-            FetchError::Connect { .. }
-            | FetchError::Timeout { .. }
-            | FetchError::Interrupted { .. }
-            | FetchError::Truncated { .. } => true,
+            TransportError::Status { status, .. } => *status >= 500,
+            TransportError::Connect { .. }
+            | TransportError::Timeout { .. }
+            | TransportError::Interrupted { .. }
+            | TransportError::Truncated { .. } => true,
             _ => false,
         }
     }
@@ -92,8 +93,10 @@ impl FetchError {
     /// an oversized body, a downgrade), false for "retry later" trouble.
     pub fn is_verification_failure(&self) -> bool {
         match self {
-            FetchError::Status { status, .. } => *status < 500,
-            FetchError::MirrorFileMissing { .. } | FetchError::TooLarge { .. } | FetchError::Downgrade { .. } => true,
+            TransportError::Status { status, .. } => *status < 500,
+            TransportError::MirrorFileMissing { .. }
+            | TransportError::TooLarge { .. }
+            | TransportError::Downgrade { .. } => true,
             _ => false,
         }
     }
@@ -102,14 +105,33 @@ impl FetchError {
     /// published", as opposed to published but unacceptable (oversized, a downgrade).
     pub fn is_missing(&self) -> bool {
         match self {
-            FetchError::Status { status, .. } => (400..500).contains(status),
-            FetchError::MirrorFileMissing { .. } => true,
+            TransportError::Status { status, .. } => (400..500).contains(status),
+            TransportError::MirrorFileMissing { .. } => true,
             _ => false,
         }
     }
 
     pub fn is_usage(&self) -> bool {
-        matches!(self, FetchError::BadMirror(_) | FetchError::BadCaCert { .. })
+        matches!(self, TransportError::BadMirror(_) | TransportError::BadCaCert { .. })
+    }
+
+    pub fn exit_status(&self) -> ExitStatus {
+        if self.is_usage() {
+            ExitStatus::Usage
+        } else if self.is_verification_failure() {
+            ExitStatus::Failed
+        } else {
+            ExitStatus::Io
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            TransportError::Downgrade { .. } => {
+                Some("a mirror or proxy redirected to plain http; fix it or use an https mirror".into())
+            }
+            _ => None,
+        }
     }
 }
 
@@ -162,17 +184,17 @@ impl std::fmt::Display for TooManyRedirects {
 impl std::error::Error for TooManyRedirects {}
 
 impl Transport {
-    pub fn new(options: &Options) -> Result<Transport, FetchError> {
+    pub fn new(options: &Options) -> Result<Transport, TransportError> {
         let mut mirrors = Vec::new();
         for m in &options.mirrors {
             let m = m.trim();
             if m.is_empty() {
                 continue;
             }
-            let (upstream, base) = m.split_once('=').ok_or_else(|| FetchError::BadMirror(m.to_string()))?;
+            let (upstream, base) = m.split_once('=').ok_or_else(|| TransportError::BadMirror(m.to_string()))?;
             let ok = |s: &str| ["https://", "http://", "file://"].iter().any(|p| s.starts_with(p));
             if !ok(upstream) || !ok(base) {
-                return Err(FetchError::BadMirror(m.to_string()));
+                return Err(TransportError::BadMirror(m.to_string()));
             }
             mirrors.push((upstream.trim_end_matches('/').to_string(), base.trim_end_matches('/').to_string()));
         }
@@ -196,15 +218,15 @@ impl Transport {
             .connect_timeout(options.timeout)
             .timeout(options.timeout);
         for path in &options.ca_certs {
-            let pem = fs_err::read(path).map_err(|source| FetchError::ReadCaCert { path: path.clone(), source })?;
+            let pem = fs_err::read(path).map_err(|source| TransportError::ReadCaCert { path: path.clone(), source })?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| FetchError::BadCaCert { path: path.clone(), source: Some(e) })?;
+                .map_err(|e| TransportError::BadCaCert { path: path.clone(), source: Some(e) })?;
             if certs.is_empty() {
-                return Err(FetchError::BadCaCert { path: path.clone(), source: None });
+                return Err(TransportError::BadCaCert { path: path.clone(), source: None });
             }
             builder = builder.tls_certs_merge(certs);
         }
-        let client = builder.build().map_err(FetchError::Client)?;
+        let client = builder.build().map_err(TransportError::Client)?;
         Ok(Transport { client, mirrors, timeout: options.timeout, backoff: options.backoff })
     }
 
@@ -221,20 +243,20 @@ impl Transport {
     }
 
     /// A small file (checksums, signatures, markers), at most `cap` bytes.
-    pub fn get_small(&self, url: &str, cap: u64) -> Result<Vec<u8>, FetchError> {
+    pub fn get_small(&self, url: &str, cap: u64) -> Result<Vec<u8>, TransportError> {
         let mut out = Vec::new();
         let located = self.locate(url);
         self.retry(|| {
             out.clear();
             let body = self.open(url, &located, cap)?;
-            self.copy(body, &mut out, cap, None)
+            self.copy(body, &mut out, AlgorithmSet::default(), cap, None)
         })?;
         Ok(out)
     }
 
     /// POSTs a JSON body (a query: safe to retry) and reads a small answer. Mirrors do
     /// not apply: queries go to the service named.
-    pub fn post_json(&self, url: &str, body: &str, cap: u64) -> Result<Vec<u8>, FetchError> {
+    pub fn post_json(&self, url: &str, body: &str, cap: u64) -> Result<Vec<u8>, TransportError> {
         let mut out = Vec::new();
         self.retry(|| {
             out.clear();
@@ -247,7 +269,7 @@ impl Transport {
                 .send()
                 .map_err(|e| self.classify(url, e))?;
             let body = self.body_of(response, url, cap)?;
-            self.copy(body, &mut out, cap, None)
+            self.copy(body, &mut out, AlgorithmSet::default(), cap, None)
         })?;
         Ok(out)
     }
@@ -261,22 +283,20 @@ impl Transport {
         set: AlgorithmSet,
         cap: u64,
         bar: &dyn Bar,
-    ) -> Result<Hashed, FetchError> {
+    ) -> Result<Hashed, TransportError> {
         let located = self.locate(url);
         self.retry(|| {
-            let write_err = |source| FetchError::Write { url: url.to_string(), source };
+            let write_err = |source| TransportError::Write { url: url.to_string(), source };
             file.set_len(0).map_err(write_err)?;
             file.rewind().map_err(write_err)?;
             let body = self.open(url, &located, cap)?;
             bar.start(body.len);
-            let mut sink = HashingWriter { file: &mut *file, hasher: MultiHasher::new(set, body.len) };
-            let got = self.copy(body, &mut sink, cap, Some(bar))?;
-            Ok((sink.hasher.finish(), got))
+            self.copy(body, file, set, cap, Some(bar))
         })
     }
 
     /// Runs `attempt` until it succeeds, fails for good, or has run [`ATTEMPTS`] times.
-    fn retry<T>(&self, mut attempt: impl FnMut() -> Result<T, FetchError>) -> Result<T, FetchError> {
+    fn retry<T>(&self, mut attempt: impl FnMut() -> Result<T, TransportError>) -> Result<T, TransportError> {
         let mut pause = self.backoff;
         let mut n = 1;
         loop {
@@ -294,7 +314,7 @@ impl Transport {
 
     /// Opens `located` (the mirrored form of `url`; errors name `url` and, where it
     /// differs, the mirror).
-    fn open(&self, url: &str, located: &str, cap: u64) -> Result<Body, FetchError> {
+    fn open(&self, url: &str, located: &str, cap: u64) -> Result<Body, TransportError> {
         let shown = if located == url { url.to_string() } else { format!("{} (mirror of {url})", redact(located)) };
         if let Some(path) = located.strip_prefix("file://") {
             let path = PathBuf::from(path);
@@ -304,9 +324,9 @@ impl Transport {
                     Ok(Body { reader: Box::new(file), len, url: shown })
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    Err(FetchError::MirrorFileMissing { url: url.to_string(), path })
+                    Err(TransportError::MirrorFileMissing { url: url.to_string(), path })
                 }
-                Err(source) => Err(FetchError::MirrorRead { url: shown, source }),
+                Err(source) => Err(TransportError::MirrorRead { url: shown, source }),
             };
         }
         tracing::debug!("GET {}", redact(located));
@@ -315,61 +335,61 @@ impl Transport {
     }
 
     /// The body of a successful response; an error status is never read as content.
-    fn body_of(&self, response: Response, url: &str, cap: u64) -> Result<Body, FetchError> {
+    fn body_of(&self, response: Response, url: &str, cap: u64) -> Result<Body, TransportError> {
         let status = response.status();
         if !status.is_success() {
-            return Err(FetchError::Status { url: url.to_string(), status: status.as_u16() });
+            return Err(TransportError::Status { url: url.to_string(), status: status.as_u16() });
         }
         let len = response.content_length();
         if let Some(n) = len.filter(|n| *n > cap) {
             tracing::debug!("{url}: Content-Length {n} over cap {cap}");
-            return Err(FetchError::TooLarge { url: url.to_string(), cap });
+            return Err(TransportError::TooLarge { url: url.to_string(), cap });
         }
         let reader = ResponseReader { response, url: url.to_string(), timeout: self.timeout };
         Ok(Body { reader: Box::new(reader), len, url: url.to_string() })
     }
 
-    /// Copies a body into `sink`, refusing more than `cap` bytes and fewer than announced.
-    fn copy(&self, mut body: Body, sink: &mut dyn Write, cap: u64, bar: Option<&dyn Bar>) -> Result<u64, FetchError> {
-        let mut buf = vec![0u8; CHUNK];
-        let mut got: u64 = 0;
-        let url = body.url.as_str();
-        loop {
-            let n = match body.reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-                    return Err(FetchError::Timeout { url: url.to_string(), seconds: self.timeout.as_secs() })
-                }
-                Err(source) => return Err(FetchError::Interrupted { url: url.to_string(), got, source }),
-            };
-            got += n as u64;
-            if got > cap {
-                return Err(FetchError::TooLarge { url: url.to_string(), cap });
-            }
-            sink.write_all(&buf[..n]).map_err(|source| FetchError::Write { url: url.to_string(), source })?;
+    /// Copies a body into `sink` through the one byte pipeline, hashing with `set`,
+    /// refusing more than `cap` bytes and fewer than announced.
+    fn copy(
+        &self,
+        body: Body,
+        sink: &mut dyn Write,
+        set: AlgorithmSet,
+        cap: u64,
+        bar: Option<&dyn Bar>,
+    ) -> Result<Hashed, TransportError> {
+        let url = body.url;
+        let copied = copy_hashing(body.reader, sink, set, body.len, cap, |n| {
             if let Some(bar) = bar {
-                bar.advance(n as u64);
+                bar.advance(n);
             }
-        }
+        });
+        let (digests, got) = copied.map_err(|e| match e {
+            CopyError::Read { source, .. } if source.kind() == io::ErrorKind::TimedOut => {
+                TransportError::Timeout { url: url.clone(), seconds: self.timeout.as_secs() }
+            }
+            CopyError::Read { got, source } => TransportError::Interrupted { url: url.clone(), got, source },
+            CopyError::Write(source) => TransportError::Write { url: url.clone(), source },
+            CopyError::Limit { limit } => TransportError::TooLarge { url: url.clone(), cap: limit },
+        })?;
         if let Some(expected) = body.len.filter(|n| *n != got) {
-            return Err(FetchError::Truncated { url: url.to_string(), expected, got });
+            return Err(TransportError::Truncated { url, expected, got });
         }
-        Ok(got)
+        Ok((digests, got))
     }
 
-    fn classify(&self, url: &str, e: reqwest::Error) -> FetchError {
+    fn classify(&self, url: &str, e: reqwest::Error) -> TransportError {
         let url = url.to_string();
         if has_source::<DowngradeRefused>(&e) {
-            FetchError::Downgrade { url }
+            TransportError::Downgrade { url }
         } else if has_source::<TooManyRedirects>(&e) || e.is_redirect() {
-            FetchError::RedirectLoop { url }
+            TransportError::RedirectLoop { url }
         } else if e.is_timeout() {
-            FetchError::Timeout { url, seconds: self.timeout.as_secs() }
+            TransportError::Timeout { url, seconds: self.timeout.as_secs() }
         } else {
             // The message names the URL (without credentials); reqwest's would repeat it with them.
-            FetchError::Connect { url, source: e.without_url() }
+            TransportError::Connect { url, source: e.without_url() }
         }
     }
 }
@@ -431,22 +451,6 @@ impl Read for ResponseReader {
 fn is_timeout(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::TimedOut
         || e.get_ref().and_then(|inner| inner.downcast_ref::<reqwest::Error>()).is_some_and(reqwest::Error::is_timeout)
-}
-
-struct HashingWriter<'a> {
-    file: &'a mut std::fs::File,
-    hasher: MultiHasher,
-}
-
-impl Write for HashingWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.file.write_all(buf)?;
-        self.hasher.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
-    }
 }
 
 #[cfg(test)]

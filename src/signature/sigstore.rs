@@ -19,7 +19,8 @@ use x509_cert::der::{Decode as _, Encode as _};
 use x509_cert::ext::pkix::sct::{HashAlgorithm as SctHash, SignatureAlgorithm as SctSig};
 use x509_cert::ext::pkix::SignedCertificateTimestampList;
 
-use crate::report::SignatureEvidence;
+use super::SignatureEvidence;
+use crate::status::ExitStatus;
 
 /// The Kubernetes release signer, as `dl.k8s.io`'s `.cert` files name it.
 pub const KUBERNETES_IDENTITY: &str = "krel-staging@k8s-releng-prod.iam.gserviceaccount.com";
@@ -110,12 +111,29 @@ pub enum SignatureError {
         #[source]
         source: sigstore_types::Error,
     },
+    /// A signature, certificate, key or bundle file that cannot be read (I/O).
+    #[error("cannot read {file}")]
+    Unreadable {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// A signature, certificate, key or bundle file far larger than any real one.
     #[error("{file} is larger than {cap} bytes: not a signature file")]
     TooLarge { file: String, cap: u64 },
     /// No line of an attestation file verifies for this artifact.
     #[error("no attestation for {artifact} verifies ({lines} lines): {reasons}")]
     NoAttestation { artifact: String, lines: usize, reasons: String },
+}
+
+impl SignatureError {
+    /// An unreadable trusted root is I/O; everything else is evidence that does not hold.
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            SignatureError::TrustRootUnreadable { .. } | SignatureError::Unreadable { .. } => ExitStatus::Io,
+            _ => ExitStatus::Failed,
+        }
+    }
 }
 
 /// The Sigstore trust material signatures chain to: Fulcio CAs, CT log keys, Rekor

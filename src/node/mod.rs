@@ -5,6 +5,7 @@
 //! mounts it, the way the host itself sees it: an absolute link target names a file
 //! under the root, never one of the auditing container's.
 
+mod audit;
 mod finding;
 mod root;
 mod units;
@@ -13,11 +14,41 @@ use std::collections::{BTreeSet, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use finding::{Check, DirectoryEvidence, Finding, NodeEvidence, Owner, Reporter, Severity};
+pub use audit::{audit, Pins};
+pub use finding::{Check, DirectoryEvidence, Finding, FindingCounts, NodeEvidence, Owner, Severity};
 pub use root::{host_path, Exposure, Kind, Link, Resolution, ResolveError, Root, Stat, MAX_LINKS};
 pub use units::{exec_starts, unit_files, UNITS, UNIT_DIRS};
 
 use crate::report::Status;
+
+/// Why an audit cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
+    /// `--release` of a component published as an archive: nothing published names the
+    /// binaries inside.
+    #[error("{component} is published as an archive ({archive}): the binaries inside have no published checksums")]
+    Unpinnable { component: String, archive: String },
+}
+
+impl NodeError {
+    pub fn exit_status(&self) -> crate::status::ExitStatus {
+        match self {
+            NodeError::Lock(e) => e.exit_status(),
+            NodeError::Unpinnable { .. } => crate::status::ExitStatus::Usage,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            NodeError::Unpinnable { component, .. } => {
+                Some(format!("pin them with `kverify lock {component}@VERSION` and audit with --lock"))
+            }
+            NodeError::Lock(_) => None,
+        }
+    }
+}
 
 /// The node binaries looked for, besides any file a lock or release names.
 pub const BINARIES: &[&str] = &[
@@ -112,6 +143,19 @@ pub fn discover(root: &Root, names: &BTreeSet<String>) -> Discovery {
     }
     discovery.found.sort_by(|a, b| a.path.cmp(&b.path));
     discovery
+}
+
+/// The names of the Kubernetes binaries installed under `root`, sorted.
+pub fn installed_kubernetes_binaries(root: &Root) -> Vec<String> {
+    let names = KUBERNETES_BINARIES.iter().map(|s| s.to_string()).collect();
+    let mut installed: Vec<String> = discover(root, &names)
+        .found
+        .iter()
+        .filter_map(|f| f.path.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    installed.sort();
+    installed.dedup();
+    installed
 }
 
 /// A finding about the binary at `res.requested`, with its path and links filled in.

@@ -1,0 +1,173 @@
+//! Everything known about an artifact before its bytes arrive: the digests it must have
+//! and the signature it must carry, from the upstream's published files or a lock's pin.
+
+use std::path::{Path, PathBuf};
+
+use crate::catalog::Artifact;
+use crate::checksums::{self, MAX_FILE_LEN};
+use crate::expect::{Expectations, Expected};
+use crate::lock::Lock;
+use crate::signature::SignatureCheck;
+
+use super::signatures::{pinned_evidence, SignatureFiles};
+use super::{Error, ReleaseError, Upstream};
+
+/// A checksum file as downloaded: its URL and bytes.
+pub type RawFile = (String, Vec<u8>);
+
+/// Everything known about an artifact before its bytes arrive.
+pub struct ArtifactEvidence {
+    /// The upstream URL to download (a lock's pin names it).
+    pub url: String,
+    pub expected: Vec<Expected>,
+    /// The checksum files as published (none when the digests came from a lock).
+    pub checksum_files: Vec<RawFile>,
+    pub signature: PendingSignature,
+    /// The signed release SBOM the digests were checked against, if any.
+    pub sbom: Option<String>,
+    /// The lock whose pin the digests came from, if they did.
+    pub pinned_in: Option<PathBuf>,
+}
+
+impl ArtifactEvidence {
+    /// Where the expected digests came from, as a report names them.
+    pub fn origins(&self) -> String {
+        self.expected.iter().map(|e| e.origin.as_str()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// A signature still to check over the digest that is about to be computed, or a
+/// decision already made.
+pub enum PendingSignature {
+    Files(SignatureFiles),
+    Settled(SignatureCheck),
+}
+
+/// A lock given with `--lock`, and whether artifacts it does not pin fail (`--locked`).
+pub struct LockSource {
+    pub path: PathBuf,
+    pub lock: Lock,
+    pub locked: bool,
+}
+
+impl LockSource {
+    pub fn load(path: &Path, locked: bool) -> Result<LockSource, Error> {
+        Ok(LockSource { path: path.to_path_buf(), lock: Lock::load(path)?, locked })
+    }
+}
+
+impl Upstream {
+    /// The expected digests and signature for `artifact`: from the lock's pin when there
+    /// is one (no download at all), else from the upstream's published checksum files,
+    /// signature and signed release SBOM.
+    pub fn evidence(&self, artifact: &Artifact, lock: Option<&LockSource>) -> Result<ArtifactEvidence, Error> {
+        if let Some(source) = lock {
+            match source.lock.find(&artifact.component, &artifact.version, Some(&artifact.platform)) {
+                Some(pin) => return self.pinned(artifact, source, pin),
+                None if source.locked => {
+                    let lock = source.path.clone();
+                    return Err(ReleaseError::NotPinned { artifact: artifact.label(), lock }.into());
+                }
+                None => {}
+            }
+        }
+        let (mut expected, checksum_files) = self.published_checksums(artifact)?;
+        let signature = match self.fetch_signature(artifact)? {
+            Ok(files) => PendingSignature::Files(files),
+            Err(settled) => PendingSignature::Settled(settled),
+        };
+        // A signature covers a digest, not a name or a version: the release's signed SBOM
+        // binds the digest to this artifact of this release, so a validly signed binary of
+        // another release (or another binary) served here is refused before any download.
+        let sbom = self.signed_sbom(artifact)?;
+        if let Some(signed) = &sbom {
+            let listed = signed.expected_for(artifact);
+            if listed.is_empty() {
+                return Err(ReleaseError::NotInSbom { artifact: artifact.label(), url: signed.url.clone() }.into());
+            }
+            for (published, listed) in expected.iter().flat_map(|p| listed.iter().map(move |l| (p, l))) {
+                if published.digest.algorithm() == listed.digest.algorithm() && published.digest != listed.digest {
+                    return Err(ReleaseError::SbomDisagrees {
+                        artifact: artifact.label(),
+                        published: format!("{} from {}", published.digest, published.origin),
+                        listed: format!("{} from {}", listed.digest, listed.origin),
+                    }
+                    .into());
+                }
+            }
+            expected.extend(listed);
+        }
+        Ok(ArtifactEvidence {
+            url: artifact.url.clone(),
+            expected,
+            checksum_files,
+            signature,
+            sbom: sbom.map(|s| s.url.clone()),
+            pinned_in: None,
+        })
+    }
+
+    /// The evidence a lock's pin holds: its digests (named as the artifact installs),
+    /// and its signature, re-verified offline when it kept a transparency-log bundle.
+    fn pinned(
+        &self,
+        artifact: &Artifact,
+        source: &LockSource,
+        pin: &crate::lock::Pin,
+    ) -> Result<ArtifactEvidence, Error> {
+        let origin = source.path.as_path();
+        let one = Lock { artifacts: vec![pin.clone()], ..source.lock.clone() };
+        let mut expected: Vec<Expected> =
+            one.expectations(origin).into_iter().filter(|e| e.name.as_deref() == Some(pin.file.as_str())).collect();
+        for e in &mut expected {
+            e.name = Some(artifact.install_name.clone());
+        }
+        let signature = match &pin.signature {
+            Some(s) => {
+                let Some(sha256) = crate::expect::first_sha256(&expected) else {
+                    return Err(Error::Internal(format!("{}: a pin without its sha256", artifact.label())));
+                };
+                SignatureCheck::Verified(pinned_evidence(s, &sha256, &artifact.label(), || self.trust_root())?)
+            }
+            None => SignatureCheck::NotRequired(format!("none pinned in {}", origin.display())),
+        };
+        Ok(ArtifactEvidence {
+            url: pin.url.clone(),
+            expected,
+            checksum_files: Vec::new(),
+            sbom: None,
+            signature: PendingSignature::Settled(signature),
+            pinned_in: Some(source.path.clone()),
+        })
+    }
+
+    /// Downloads and parses every checksum file of `artifact`; each must list it. The
+    /// raw files come back too, for mirrors.
+    pub fn published_checksums(&self, artifact: &Artifact) -> Result<(Vec<Expected>, Vec<RawFile>), Error> {
+        let mut all = Vec::new();
+        let mut raw = Vec::new();
+        for url in &artifact.checksum_urls {
+            let bytes = self.transport.get_small(url, MAX_FILE_LEN).map_err(|e| match e {
+                e if e.is_missing() => Error::Release(ReleaseError::ChecksumMissing { url: url.clone(), source: e }),
+                e => Error::Transport(e),
+            })?;
+            let file = checksums::parse(url, &bytes)
+                .map_err(|source| ReleaseError::ChecksumMalformed { url: url.clone(), source })?;
+            let mut one = Expectations::new(&artifact.platform.os, &artifact.platform.arch);
+            one.add_checksum_file(&file);
+            let matching: Vec<Expected> =
+                one.matching(&artifact.file_name, true).map_err(ReleaseError::from)?.into_iter().cloned().collect();
+            if matching.is_empty() {
+                return Err(ReleaseError::NoEntry { url: url.clone(), file_name: artifact.file_name.clone() }.into());
+            }
+            all.extend(matching);
+            raw.push((url.clone(), bytes));
+        }
+        for e in &mut all {
+            e.subject = Some(artifact.subject());
+            // Compare by the artifact's name from now on, whatever the file listed it as.
+            e.name = Some(artifact.install_name.clone());
+        }
+        Ok((all, raw))
+    }
+}

@@ -1,0 +1,209 @@
+//! The signatures a release publishes: fetched as the policy asks, verified over a
+//! SHA-256 already known (computed, published or pinned), and the release's signed SBOM.
+
+use crate::catalog::{Artifact, SignatureKind, SignatureRef};
+use crate::expect::Expected;
+use crate::lock::PinnedSignature;
+use crate::sbom::Sbom;
+use crate::signature::{self, SignatureCheck, SignatureEvidence};
+use crate::transport::TransportError;
+
+use super::{Error, ReleaseError, SignaturePolicy, TrustOptions, Upstream};
+
+/// Signatures and bundles are small; attestation files of many bundles less so.
+const MAX_SIGNATURE_LEN: u64 = 16 * 1024 * 1024;
+
+/// A signature file (and certificate) downloaded for an artifact, not yet checked.
+pub struct SignatureFiles {
+    pub reference: SignatureRef,
+    pub signature: Vec<u8>,
+    pub certificate: Option<Vec<u8>>,
+}
+
+impl Upstream {
+    /// Downloads the signature files the policy asks for. `Ok(Err(check))` when no
+    /// signature is checked, with the reason in the check.
+    pub fn fetch_signature(&self, artifact: &Artifact) -> Result<Result<SignatureFiles, SignatureCheck>, Error> {
+        let reference = match (&artifact.signature, self.trust.policy) {
+            (_, SignaturePolicy::Skip) => {
+                return Ok(Err(SignatureCheck::NotRequired("not checked (--insecure-skip-signature)".into())))
+            }
+            (None, SignaturePolicy::Require) => {
+                return Err(ReleaseError::SignatureRequired { artifact: artifact.label() }.into())
+            }
+            (None, SignaturePolicy::IfPublished) => {
+                return Ok(Err(SignatureCheck::NotRequired(format!("none published by {}", artifact.upstream))))
+            }
+            (Some(r), _) => r,
+        };
+        match self.fetch_signature_files(reference, &artifact.label())? {
+            Some(files) => Ok(Ok(files)),
+            None => {
+                let why = reference.may_be_missing.as_deref().unwrap_or("none published");
+                Ok(Err(SignatureCheck::NotRequired(format!("unsigned upstream: {why}"))))
+            }
+        }
+    }
+
+    /// Downloads a signature and its certificate. A missing signature fails closed,
+    /// except for a version the upstream may have published unsigned (`Ok(None)`, for
+    /// the caller to report), named explicitly (not through a marker) and without
+    /// `--require-signature`. A signature that is present must be complete and verify.
+    fn fetch_signature_files(&self, reference: &SignatureRef, what: &str) -> Result<Option<SignatureFiles>, Error> {
+        let missing = |url: &str, source: TransportError| {
+            Error::Release(ReleaseError::SignatureMissing {
+                artifact: what.to_string(),
+                url: url.to_string(),
+                via_marker: reference.via_marker.clone().map(Box::new),
+                source,
+            })
+        };
+        let signature = match self.transport.get_small(&reference.url, MAX_SIGNATURE_LEN) {
+            Ok(bytes) => bytes,
+            Err(e) if e.is_missing() => {
+                let acceptable = reference.may_be_missing.is_some()
+                    && reference.via_marker.is_none()
+                    && self.trust.policy != SignaturePolicy::Require;
+                return if acceptable { Ok(None) } else { Err(missing(&reference.url, e)) };
+            }
+            Err(e) => return Err(Error::Transport(e)),
+        };
+        let certificate = match &reference.certificate_url {
+            None => None,
+            Some(url) => Some(self.transport.get_small(url, MAX_SIGNATURE_LEN).map_err(|e| match e {
+                e if e.is_missing() => missing(url, e),
+                e => Error::Transport(e),
+            })?),
+        };
+        Ok(Some(SignatureFiles { reference: reference.clone(), signature, certificate }))
+    }
+
+    /// Verifies downloaded signature files over a SHA-256 already known.
+    pub fn verify_signature(
+        &self,
+        files: &SignatureFiles,
+        artifact: &Artifact,
+        sha256: &[u8; 32],
+    ) -> Result<SignatureCheck, Error> {
+        let r = &files.reference;
+        let policy = self.trust.policy_for(&r.identity, &r.issuer);
+        let root = self.trust_root()?;
+        let invalid = |source| ReleaseError::SignatureInvalid {
+            artifact: artifact.label(),
+            url: r.url.clone(),
+            source: Box::new(source),
+        };
+        let evidence = match r.kind {
+            SignatureKind::CosignDetached => {
+                let cert = files.certificate.as_deref().unwrap_or_default();
+                signature::verify_detached(sha256, &files.signature, cert, &policy, root).map_err(invalid)?
+            }
+            SignatureKind::IntotoJsonl => {
+                signature::verify_intoto_jsonl(sha256, &artifact.file_name, &files.signature, &policy, root)
+                    .map_err(invalid)?
+            }
+        };
+        Ok(SignatureCheck::Verified(evidence))
+    }
+
+    /// Verifies a signature over the published SHA-256 among `expected`: a file whose
+    /// bytes later match that digest is covered by it, with no download now.
+    pub fn verify_over_published(
+        &self,
+        files: &SignatureFiles,
+        artifact: &Artifact,
+        expected: &[Expected],
+    ) -> Result<SignatureCheck, Error> {
+        let sha256 = crate::expect::first_sha256(expected)
+            .ok_or_else(|| ReleaseError::NoSha256 { artifact: artifact.label() })?;
+        self.verify_signature(files, artifact, &sha256)
+    }
+}
+
+/// The evidence of a pin's signature. A pin that kept a Sigstore bundle (a captured
+/// transparency-log proof) is verified again, offline, over the pinned SHA-256 under the
+/// identity recorded in the pin; a pin without one reports what was verified when the
+/// lock was written.
+pub fn pinned_evidence<'a>(
+    pinned: &PinnedSignature,
+    sha256: &[u8; 32],
+    what: &str,
+    root: impl FnOnce() -> Result<&'a signature::TrustRoot, Error>,
+) -> Result<SignatureEvidence, Error> {
+    let Some(bundle) = &pinned.bundle else { return Ok(pinned.to_evidence()) };
+    let policy = TrustOptions::default().policy_for(&pinned.identity, &pinned.issuer);
+    let mut evidence = signature::verify_bundle(sha256, bundle.as_bytes(), &policy, root()?).map_err(|source| {
+        ReleaseError::SignatureInvalid {
+            artifact: what.to_string(),
+            url: "the bundle kept in the lock".into(),
+            source: Box::new(source),
+        }
+    })?;
+    evidence.notes.push("transparency-log proof captured when the lock was written, verified offline now".into());
+    Ok(evidence)
+}
+
+/// A release SBOM whose signature verified, and what it vouches for.
+pub struct SignedSbom {
+    pub url: String,
+    pub sbom: Sbom,
+    pub evidence: SignatureEvidence,
+}
+
+impl SignedSbom {
+    /// The SBOM's digests for `artifact`, named by its install name; empty when the
+    /// SBOM does not list it (never a pass by omission: the file is then unlisted).
+    pub fn expected_for(&self, artifact: &Artifact) -> Vec<Expected> {
+        let Some(sbom_ref) = &artifact.sbom else { return Vec::new() };
+        let Some(files) = self.sbom.get(&sbom_ref.path) else { return Vec::new() };
+        [files.sha256, files.sha512]
+            .into_iter()
+            .flatten()
+            .map(|(digest, line)| Expected {
+                name: Some(artifact.install_name.clone()),
+                sidecar_of: None,
+                digest,
+                origin: format!("{}:{line} (signed SBOM)", self.url),
+                subject: Some(artifact.subject()),
+                signed_by: Some(self.evidence.clone()),
+                pinned_in: None,
+            })
+            .collect()
+    }
+}
+
+/// Downloads the release SBOM `artifact` names, verifies its one signature and its
+/// namespace, and parses it. `Ok(None)` when there is none to use: the catalog names
+/// none, signatures are skipped, the release does not publish it (HTTP 404), or
+/// publishes it unsigned for a version that may be; the caller then falls back to
+/// per-artifact checksums and signatures.
+pub(super) fn signed_sbom(upstream: &Upstream, artifact: &Artifact) -> Result<Option<SignedSbom>, Error> {
+    let Some(sbom_ref) = &artifact.sbom else { return Ok(None) };
+    if upstream.trust.policy == SignaturePolicy::Skip {
+        return Ok(None);
+    }
+    let bytes = match upstream.transport.get_small(&sbom_ref.url, crate::sbom::MAX_LEN) {
+        Ok(bytes) => bytes,
+        Err(e) if e.is_missing() => {
+            tracing::info!("{}: not published; checking each artifact's own checksums and signature", sbom_ref.url);
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let what = format!("the release SBOM {}", sbom_ref.url);
+    let Some(files) = upstream.fetch_signature_files(&sbom_ref.signature, &what)? else {
+        tracing::info!("{}: published unsigned; checking each artifact's own checksums and signature", sbom_ref.url);
+        return Ok(None);
+    };
+    let sha256: [u8; 32] = {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(&bytes).into()
+    };
+    let SignatureCheck::Verified(mut evidence) = upstream.verify_signature(&files, artifact, &sha256)? else {
+        return Ok(None);
+    };
+    evidence.notes.push(format!("digests from the signed release SBOM {}", sbom_ref.url));
+    let sbom = Sbom::parse(&sbom_ref.url, &bytes)?;
+    sbom.require_namespace(&sbom_ref.namespace)?;
+    Ok(Some(SignedSbom { url: sbom_ref.url.clone(), sbom, evidence }))
+}
