@@ -57,14 +57,24 @@ shown() { VERBOSE=1 check "$@"; }
 
 # ------------------------------------------------------------------------- 1. tools
 step "tools"
-if ! command -v dockerd >/dev/null || ! [ -x /usr/bin/docker ]; then
-  echo "installing docker.io (Debian)"
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  # policy-rc.d or no systemd: the package's own daemon is not started; if it were, it
-  # would have its own socket, which this script never uses.
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
+missing=()
+{ command -v dockerd >/dev/null && [ -x /usr/bin/docker ]; } || missing+=(docker.io)
+command -v file >/dev/null || missing+=(file)
+command -v readelf >/dev/null || missing+=(binutils)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing ${missing[*]} (Debian)"
+  # docker.io's own daemon must not start: a policy-rc.d that says no, for the install
+  # only, where the machine has none.
+  policy=
+  if ! [ -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d; printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod 0755 "$policy"
+  fi
+  installed=0
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null && installed=1
+  [ -z "$policy" ] || rm -f "$policy"
+  [ "$installed" = 1 ] || die "apt-get install ${missing[*]} failed"
 fi
-for tool in file readelf ldd; do command -v "$tool" >/dev/null || die "$tool is missing (apt-get install file binutils)"; done
 python3 -c 'import yaml' 2>/dev/null || python3 -m pip install -q pyyaml || die "cannot install PyYAML"
 # The client shipped with the daemon (Debian's /usr/bin/docker), not whatever else is
 # first on PATH: it speaks the daemon's API and drives its built-in BuildKit.
@@ -80,8 +90,13 @@ step "static kverify, built outside the image"
 # where that target and musl-gcc (Debian's musl-tools) are installed. With --target,
 # RUSTFLAGS reach the target only, not build scripts or proc macros.
 TARGET=${KVERIFY_STATIC_TARGET:-x86_64-unknown-linux-gnu}
+if [ "$TARGET" = x86_64-unknown-linux-musl ]; then
+  rustup target list --installed | grep -qx "$TARGET" && command -v musl-gcc >/dev/null ||
+    die "$TARGET needs: rustup target add $TARGET; apt-get install musl-tools"
+fi
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
-echo "target $TARGET, RUSTFLAGS=-C target-feature=+crt-static, CARGO_TARGET_DIR=$CARGO_TARGET_DIR"
+echo "cargo build --release --locked --target $TARGET, RUSTFLAGS=-C target-feature=+crt-static,"
+echo "CARGO_TARGET_DIR=$CARGO_TARGET_DIR (a clean build takes minutes)"
 (cd "$REPO" && RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --target "$TARGET" --quiet) ||
   die "cargo build --target $TARGET failed"
 BIN=$CARGO_TARGET_DIR/$TARGET/release/kverify
