@@ -8,9 +8,9 @@
 #   1. installs what is missing (docker.io, PyYAML);
 #   2. builds a static kverify outside any image (cargo, into $CARGO_TARGET_DIR or
 #      target/) and proves it static (no ELF interpreter, no NEEDED entries);
-#   3. starts a private dockerd (its own data root, exec root and socket in a temp dir,
-#      vfs storage, no iptables, no bridge), stopped by its pid on exit: a daemon this
-#      script did not start is never used or touched;
+#   3. starts a private containerd and dockerd (their own config, data, state and
+#      sockets in a temp dir; vfs storage, no iptables, no bridge), stopped by their pids
+#      on exit: a daemon this script did not start is never used or touched;
 #   4. builds the image from the Dockerfile's runtime stage with the binary above and
 #      BASE_IMAGE=scratch (nothing pulled), and checks it is what the Dockerfile says;
 #   5. derives the `docker run` flags from daemonset.yaml (user, capabilities,
@@ -103,19 +103,20 @@ BIN=$CARGO_TARGET_DIR/$TARGET/release/kverify
 "$BIN" --version
 
 # ------------------------------------------------------------------------- 3. private dockerd
-step "private dockerd"
+step "private containerd and dockerd"
 TMP=$(mktemp -d /tmp/kverify-container-check.XXXXXX)
-DOCKERD_PID=
+DOCKERD_PID= CONTAINERD_PID=
+stop() { # stop PID NAME: TERM, then KILL after 30 s; only ever a pid this script started
+  kill -0 "$1" 2>/dev/null || return 0
+  kill -TERM "$1"
+  for _ in $(seq 60); do kill -0 "$1" 2>/dev/null || break; sleep 0.5; done
+  if kill -0 "$1" 2>/dev/null; then echo "$2 $1 did not stop in 30 s: killing it" >&2; kill -KILL "$1"; fi
+  echo "stopped $2 $1"
+}
 cleanup() {
   local rc=$?
-  if [ -n "$DOCKERD_PID" ] && kill -0 "$DOCKERD_PID" 2>/dev/null; then
-    kill -TERM "$DOCKERD_PID"   # dockerd stops its containers and its own containerd
-    for _ in $(seq 60); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.5; done
-    if kill -0 "$DOCKERD_PID" 2>/dev/null; then
-      echo "dockerd $DOCKERD_PID did not stop in 30 s: killing it" >&2; kill -KILL "$DOCKERD_PID"
-    fi
-    echo "stopped dockerd $DOCKERD_PID"
-  fi
+  [ -z "$DOCKERD_PID" ] || stop "$DOCKERD_PID" dockerd   # it stops its containers first
+  [ -z "$CONTAINERD_PID" ] || stop "$CONTAINERD_PID" containerd
   # Anything still mounted below TMP (a dockerd killed mid-way) is left for a human:
   # rm -r would descend into it.
   if [ -n "${KEEP_TMP:-}" ]; then
@@ -129,9 +130,25 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 2' INT TERM
-mkdir -p "$TMP/data" "$TMP/exec" "$TMP/client"
+mkdir -p "$TMP/data" "$TMP/exec" "$TMP/client" "$TMP/containerd"
+# containerd too is started here, with its own config: given none, dockerd 20.10 would
+# use a containerd already listening on /run/containerd/containerd.sock.
+cat >"$TMP/containerd.toml" <<EOF
+version = 2
+root = "$TMP/containerd/root"
+state = "$TMP/containerd/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.opt"]
+[grpc]
+  address = "$TMP/containerd.sock"
+EOF
+containerd --config "$TMP/containerd.toml" >"$TMP/containerd.log" 2>&1 &
+CONTAINERD_PID=$!
+for _ in $(seq 60); do [ -S "$TMP/containerd.sock" ] && break
+  kill -0 "$CONTAINERD_PID" 2>/dev/null || { tail -20 "$TMP/containerd.log" >&2; die "containerd exited"; }; sleep 0.5; done
+echo '{}' >"$TMP/daemon.json"   # not /etc/docker/daemon.json
 SOCK=$TMP/docker.sock
-dockerd --data-root "$TMP/data" --exec-root "$TMP/exec" --pidfile "$TMP/dockerd.pid" \
+dockerd --config-file "$TMP/daemon.json" --containerd "$TMP/containerd.sock" \
+  --data-root "$TMP/data" --exec-root "$TMP/exec" --pidfile "$TMP/dockerd.pid" \
   -H "unix://$SOCK" --storage-driver=vfs --iptables=false --ip-masq=false --bridge=none \
   >"$TMP/dockerd.log" 2>&1 &
 DOCKERD_PID=$!
@@ -140,7 +157,7 @@ docker() { "$DOCKER_CLI" -H "unix://$SOCK" "$@"; }
 for _ in $(seq 60); do docker version >/dev/null 2>&1 && break
   kill -0 "$DOCKERD_PID" 2>/dev/null || { tail -20 "$TMP/dockerd.log" >&2; die "dockerd exited"; }; sleep 0.5; done
 docker version >/dev/null 2>&1 || { tail -20 "$TMP/dockerd.log" >&2; die "dockerd did not answer on $SOCK"; }
-echo "dockerd $(docker version --format '{{.Server.Version}}'), pid $DOCKERD_PID, socket $SOCK"
+echo "dockerd $(docker version --format '{{.Server.Version}}'), pid $DOCKERD_PID, socket $SOCK; containerd pid $CONTAINERD_PID"
 check "dockerd's default seccomp profile is on (what RuntimeDefault means here)" \
   eval 'docker info --format "{{json .SecurityOptions}}" | grep -q "name=seccomp,profile=default"'
 
