@@ -36,7 +36,7 @@ NODE=fixture-node-1
 START=$SECONDS
 
 die() { echo "container-check: $*" >&2; exit 2; }
-step() { echo; echo "== $* ($((SECONDS - START)) s)"; }
+step() { echo; echo "== $* (at $((SECONDS - START)) s)"; }
 
 PASS=0 FAIL=0 FAILED=()
 # check NAME CMD...: one assertion; its output is shown only when it fails.
