@@ -264,7 +264,7 @@ def cmd_pod_flags(a):
         with open(a.facts, "w") as f:
             json.dump(facts, f)
     if not a.quiet:
-        width = max(len(s) for s, _ in notes)
+        width = min(44, max(len(s) for s, _ in notes))
         for setting, mapping in notes:
             print(f"  {setting:<{width}}  ->  {mapping}", file=sys.stderr)
     print("\n".join(argv))

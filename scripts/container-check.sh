@@ -105,7 +105,7 @@ BIN=$CARGO_TARGET_DIR/$TARGET/release/kverify
 # ------------------------------------------------------------------------- 3. private dockerd
 step "private containerd and dockerd"
 TMP=$(mktemp -d /tmp/kverify-container-check.XXXXXX)
-DOCKERD_PID= CONTAINERD_PID=
+DOCKERD_PID='' CONTAINERD_PID=''
 stop() { # stop PID NAME: TERM, then KILL after 30 s; only ever a pid this script started
   kill -0 "$1" 2>/dev/null || return 0
   kill -TERM "$1"
