@@ -56,7 +56,8 @@ Examples:
   kverify fetch kubelet v1.29.0 --dest /usr/local/bin
   kverify fetch kubelet@v1.29.0 kubectl@v1.29.0 etcd@v3.5.12 --dest /usr/local/bin
   kverify fetch kubectl stable --dest ~/bin
-  kverify fetch kubelet v1.29.0 --lock kverify.lock --locked --mirror https://dl.k8s.io=file:///srv/mirror/dl.k8s.io")]
+  kverify fetch kubelet v1.29.0 --lock kverify.lock --locked \\
+      --mirror https://dl.k8s.io=file:///srv/mirror/dl.k8s.io")]
     Fetch(FetchArgs),
 
     /// Verify files already on disk against published checksums, a checksum file, a

@@ -94,3 +94,29 @@ impl fmt::Display for Platform {
         write!(f, "{}/{}", self.os, self.arch)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platforms_parse_in_kubernetes_words() {
+        let p = Platform::parse("linux/amd64").unwrap();
+        assert_eq!((p.os.as_str(), p.arch.as_str()), ("linux", "amd64"));
+        assert_eq!(Platform::parse("Linux/x86_64").unwrap().to_string(), "linux/amd64");
+        assert_eq!(Platform::parse("linux/aarch64").unwrap().to_string(), "linux/arm64");
+        assert_eq!(Platform::parse("linux/armhf").unwrap().to_string(), "linux/armhf");
+        assert_eq!(Platform::parse("windows/amd64").unwrap().to_string(), "windows/amd64");
+        for (bad, says) in [
+            ("linux", "is not OS/ARCH"),
+            ("plan9/amd64", "unknown operating system \"plan9\""),
+            ("linux/sparc", "unknown architecture \"sparc\""),
+            ("linux/", "unknown architecture \"\""),
+            ("/amd64", "unknown operating system \"\""),
+        ] {
+            let e = Platform::parse(bad).unwrap_err().to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+        assert_eq!(Platform::from_flags(Some("linux"), None).unwrap().arch, Platform::host().arch);
+    }
+}

@@ -62,15 +62,6 @@ impl Version {
     pub fn is_prerelease(&self) -> bool {
         self.pre.is_some()
     }
-
-    /// Major and minor: `(1, 29)` for v1.29.3.
-    pub fn minor_line(&self) -> (u64, u64) {
-        (self.numbers[0], self.numbers[1])
-    }
-
-    pub fn major(&self) -> u64 {
-        self.numbers[0]
-    }
 }
 
 impl fmt::Display for Version {
