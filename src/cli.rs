@@ -105,6 +105,23 @@ Examples:
     /// List the components the catalog knows.
     Components(ComponentsArgs),
 
+    /// Keep Sigstore's trusted root current through TUF, and show which trust is in
+    /// effect.
+    ///
+    /// Keyless signatures (Kubernetes' .sig/.cert, Sigstore bundles) chain to the Fulcio
+    /// CAs and logs of a Sigstore trusted_root.json. Sigstore rotates them; TUF delivers
+    /// the new trusted root, signed, from a root.json pinned in kverify. Trust comes from,
+    /// in order: --trusted-root FILE; the TUF cache (KVERIFY_TRUST_DIR, default
+    /// ~/.cache/kverify/trust), re-verified on every use; the root built into kverify (the
+    /// newer of cache and built-in wins).
+    #[command(after_help = "\
+Examples:
+  kverify trust update
+  kverify trust show --json
+  kverify trust update --tuf-url file:///media/usb/tuf-repo-cdn.sigstore.dev \\
+      --as-of 2026-11-28T00:00:00Z        (import a copy on an air-gapped site)")]
+    Trust(TrustCommandArgs),
+
     /// Print a shell completion script.
     Completions {
         /// The shell to complete for.
@@ -124,28 +141,59 @@ pub struct SourceArgs {
     #[arg(long, value_name = "ARCH")]
     pub arch: Option<String>,
 
-    /// Fetch from a mirror: every URL that starts with UPSTREAM is fetched from BASE
-    /// instead (e.g. https://dl.k8s.io=https://mirror.internal/k8s, or a file:///srv/mirror
-    /// base). Repeatable; KVERIFY_MIRROR takes a comma-separated list.
-    #[arg(long, value_name = "UPSTREAM=BASE", env = "KVERIFY_MIRROR", value_delimiter = ',')]
-    pub mirror: Vec<String>,
-
-    /// Seconds to wait for a connection or for the next bytes of a download before
-    /// giving up (then retried twice, with backoff).
-    #[arg(long, value_name = "SECS", env = "KVERIFY_TIMEOUT", default_value_t = 30)]
-    pub timeout: u64,
-
-    /// Extra trusted CA certificate (PEM) for TLS to private mirrors.
-    #[arg(long, value_name = "FILE")]
-    pub ca_cert: Vec<PathBuf>,
-
     /// A catalog file (TOML, as in manifests/catalog/) whose components add to or
     /// replace the built-in ones.
     #[arg(long, value_name = "FILE")]
     pub catalog: Vec<PathBuf>,
 
     #[command(flatten)]
+    pub transport: TransportArgs,
+
+    #[command(flatten)]
     pub signature: SignatureArgs,
+
+    #[command(flatten)]
+    pub trust: TrustArgs,
+}
+
+/// How kverify reaches the network: mirrors, timeouts, extra CAs, or not at all.
+#[derive(Debug, Args, Clone)]
+pub struct TransportArgs {
+    /// Fetch from a mirror: every URL that starts with UPSTREAM is fetched from BASE
+    /// instead (e.g. https://dl.k8s.io=https://mirror.internal/k8s, or a file:///srv/mirror
+    /// base). Repeatable; KVERIFY_MIRROR takes a comma-separated list.
+    #[arg(long, value_name = "UPSTREAM=BASE", env = "KVERIFY_MIRROR", value_delimiter = ',', global = true)]
+    pub mirror: Vec<String>,
+
+    /// Seconds to wait for a connection or for the next bytes of a download before
+    /// giving up (then retried twice, with backoff).
+    #[arg(long, value_name = "SECS", env = "KVERIFY_TIMEOUT", default_value_t = 30, global = true)]
+    pub timeout: u64,
+
+    /// Extra trusted CA certificate (PEM) for TLS to private mirrors.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub ca_cert: Vec<PathBuf>,
+
+    /// No network at all (KVERIFY_OFFLINE=1): what a lock, a mirror on disk, the cache
+    /// or the trust cache can answer still works; what needs the network fails (exit 3).
+    #[arg(long, env = "KVERIFY_OFFLINE", global = true, value_parser = clap::builder::BoolishValueParser::new())]
+    pub offline: bool,
+}
+
+/// Where Sigstore trust comes from through TUF, for every command that checks keyless
+/// signatures.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TrustArgs {
+    /// The TUF repository that publishes Sigstore's trusted_root.json (default
+    /// https://tuf-repo-cdn.sigstore.dev). Any copy of it works, an http(s) mirror or a
+    /// file:// directory: TUF verifies what it serves. `off` never contacts a repository.
+    #[arg(long, value_name = "URL", env = "KVERIFY_TUF_URL", global = true)]
+    pub tuf_url: Option<String>,
+
+    /// A TUF root.json to pin instead of the Sigstore one built into kverify (for a
+    /// private Sigstore instance). The cache must have been made from the same root.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub tuf_root: Option<PathBuf>,
 }
 
 /// Signature policy and identity flags.
@@ -299,6 +347,44 @@ pub struct MirrorArgs {
 
     #[command(flatten)]
     pub source: SourceArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TrustCommandArgs {
+    #[command(subcommand)]
+    pub action: TrustAction,
+
+    #[command(flatten)]
+    pub transport: TransportArgs,
+
+    #[command(flatten)]
+    pub trust: TrustArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrustAction {
+    /// Refresh the cached trusted root from the TUF repository, and print what changed.
+    ///
+    /// Runs the whole TUF client workflow (root chain, timestamp, snapshot, targets, then
+    /// the trusted_root.json target) and replaces the cache only when all of it verified:
+    /// an expired timestamp, a rolled-back version, a target whose length or hash differs
+    /// from its metadata, or a root rotation without both thresholds is exit 1 and leaves
+    /// the cache exactly as it was. An unreachable repository is exit 3, cache untouched.
+    Update {
+        /// Judge expiry at TIME (RFC 3339, e.g. 2026-11-28T00:00:00Z) instead of now:
+        /// imports a repository copied to an air-gapped site (`kverify mirror` writes
+        /// one) whose timestamp expired since. Never later than now; rollback checks
+        /// still hold.
+        #[arg(long, value_name = "TIME")]
+        as_of: Option<String>,
+    },
+
+    /// Print which trusted root is in effect and why, how old the cache is, when its
+    /// timestamp expires, and every CA, CT log, tlog and TSA with its validity window.
+    ///
+    /// Never uses the network. With --json, one object that names the full sha256 of the
+    /// trusted root in effect and its source.
+    Show,
 }
 
 /// Where transparency-log proofs of detached signatures are captured from.

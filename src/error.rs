@@ -46,6 +46,9 @@ pub enum Error {
     Mirror(#[from] crate::mirror::MirrorError),
     #[error(transparent)]
     Node(#[from] crate::node::NodeError),
+    /// Sigstore trust material could not be loaded or refreshed through TUF.
+    #[error(transparent)]
+    Trust(#[from] crate::trust::TrustError),
 }
 
 impl Error {
@@ -78,6 +81,7 @@ impl Classified for Error {
             Error::Rekor(e) => e.exit_status(),
             Error::Mirror(e) => e.exit_status(),
             Error::Node(e) => e.exit_status(),
+            Error::Trust(e) => e.exit_status(),
         }
     }
 
@@ -91,6 +95,8 @@ impl Classified for Error {
             Error::Transport(e) => e.hint(),
             Error::Release(e) => e.hint(),
             Error::Node(e) => e.hint(),
+            Error::Trust(e) => e.hint(),
+            Error::Signature(e) => e.hint(),
             _ => None,
         };
         capability.or_else(|| match self {

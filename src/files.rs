@@ -96,6 +96,7 @@ fn sign_check(outcome: &mut Outcome, signer: &Signer) {
                 Some(before) => format!("{before}; {text}"),
                 None => text,
             });
+            outcome.details.extend(e.hint().map(|h| format!("hint: {h}")));
         }
         None => {
             outcome.status = Status::Fail;

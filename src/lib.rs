@@ -28,6 +28,7 @@ pub mod signature;
 pub mod status;
 pub mod subject;
 pub mod transport;
+pub mod trust;
 pub mod version;
 
 pub use error::{Error, ExitStatus};

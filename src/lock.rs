@@ -90,6 +90,9 @@ pub struct PinnedSignature {
     /// A Sigstore bundle (JSON) captured for a detached pair, for offline tlog checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle: Option<String>,
+    /// `sha256:…` of the Sigstore `trusted_root.json` that verified the signature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_root: Option<String>,
 }
 
 /// A binary inside a pinned archive.
@@ -109,6 +112,7 @@ impl PinnedSignature {
             tlog: e.tlog,
             signed_at: e.signed_at.clone(),
             bundle: None,
+            trusted_root: None,
         }
     }
 

@@ -12,6 +12,7 @@ use crate::release::{SignaturePolicy, TrustOptions, UpstreamSettings};
 use crate::report::Format;
 use crate::signature::{IdentityMatcher, Policy, KUBERNETES_IDENTITY, KUBERNETES_ISSUER};
 use crate::transport;
+use crate::trust::TrustConfig;
 use crate::version::{Request, VersionRequest};
 use crate::Error;
 
@@ -34,7 +35,20 @@ pub enum Plan {
     Identify(IdentifyPlan),
     Node(NodePlan),
     Components { catalogs: Vec<PathBuf> },
+    Trust(TrustPlan),
     Completions(clap_complete::Shell),
+}
+
+/// `trust update` or `trust show`.
+pub enum TrustAction {
+    Update { as_of: Option<String> },
+    Show,
+}
+
+pub struct TrustPlan {
+    pub action: TrustAction,
+    pub transport: transport::Options,
+    pub config: TrustConfig,
 }
 
 pub struct FetchPlan {
@@ -179,6 +193,14 @@ pub fn lower(cli: Cli) -> Result<(Output, Plan), Error> {
             Plan::Node(NodePlan { root: a.root, source, upstream: upstream(&a.source)? })
         }
         Command::Components(a) => Plan::Components { catalogs: a.catalog },
+        Command::Trust(a) => Plan::Trust(TrustPlan {
+            action: match a.action {
+                cli::TrustAction::Update { as_of } => TrustAction::Update { as_of },
+                cli::TrustAction::Show => TrustAction::Show,
+            },
+            config: trust_config(&a.trust, a.transport.offline, None)?,
+            transport: transport_options(&a.transport),
+        }),
         Command::Completions { shell } => Plan::Completions(shell),
     };
     Ok((output, plan))
@@ -224,24 +246,32 @@ pub fn upstream(args: &SourceArgs) -> Result<UpstreamSettings, Error> {
     Ok(UpstreamSettings {
         catalogs: args.catalog.clone(),
         platform: Platform::from_flags(args.os.as_deref(), args.arch.as_deref())?,
-        transport: transport::Options {
-            mirrors: args.mirror.clone(),
-            ca_certs: args.ca_cert.clone(),
-            timeout: Duration::from_secs(args.timeout.max(1)),
-            ..transport::Options::default()
+        transport: transport_options(&args.transport),
+        trust: TrustOptions {
+            policy: SignaturePolicy::from_flags(
+                args.signature.require_signature,
+                args.signature.insecure_skip_signature,
+            ),
+            identity: identity(&args.signature)?,
+            issuer: args.signature.certificate_oidc_issuer.clone(),
+            config: trust_config(&args.trust, args.transport.offline, args.signature.trusted_root.clone())?,
         },
-        trust: trust(&args.signature)?,
     })
 }
 
-/// The signature policy, identity overrides and trust root the flags ask for.
-fn trust(sig: &SignatureArgs) -> Result<TrustOptions, Error> {
-    Ok(TrustOptions {
-        policy: SignaturePolicy::from_flags(sig.require_signature, sig.insecure_skip_signature),
-        identity: identity(sig)?,
-        issuer: sig.certificate_oidc_issuer.clone(),
-        trusted_root: sig.trusted_root.clone(),
-    })
+fn transport_options(args: &cli::TransportArgs) -> transport::Options {
+    transport::Options {
+        mirrors: args.mirror.clone(),
+        ca_certs: args.ca_cert.clone(),
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        offline: args.offline,
+        ..transport::Options::default()
+    }
+}
+
+/// Where Sigstore trust comes from: `--trusted-root`, the TUF cache, the built-in root.
+fn trust_config(args: &cli::TrustArgs, offline: bool, trusted_root: Option<PathBuf>) -> Result<TrustConfig, Error> {
+    Ok(TrustConfig::new(args.tuf_url.as_deref(), args.tuf_root.clone(), offline, trusted_root)?)
 }
 
 fn identity(sig: &SignatureArgs) -> Result<Option<IdentityMatcher>, Error> {

@@ -359,6 +359,23 @@ impl<R: Record> Reporter<R> {
     }
 }
 
+/// The tally of a listing or a single record (`components`, `trust show`): no summary
+/// line, and a listing is never "nothing verified".
+#[derive(Default)]
+pub struct NoSummary;
+
+impl<R: ?Sized> Tally<R> for NoSummary {
+    fn add(&mut self, _: &R) {}
+
+    fn verified(&self) -> usize {
+        1
+    }
+
+    fn summary(&self, _: &str) -> Option<String> {
+        None
+    }
+}
+
 /// The counts of artifact and file outcomes, by status.
 #[derive(Default)]
 pub struct Counts([usize; 5]);

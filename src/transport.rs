@@ -74,6 +74,8 @@ pub enum TransportError {
     },
     #[error("cannot set up HTTP")]
     Client(#[source] reqwest::Error),
+    #[error("{url}: --offline allows no network (a file:// mirror, a lock, the cache or the trust cache may answer instead)")]
+    Offline { url: String },
 }
 
 impl TransportError {
@@ -144,6 +146,8 @@ pub struct Options {
     pub timeout: Duration,
     /// Pause before the first retry; doubled each time.
     pub backoff: Duration,
+    /// No network at all (`--offline`): only `file://` URLs (mirrors on disk) are read.
+    pub offline: bool,
 }
 
 impl Default for Options {
@@ -153,16 +157,20 @@ impl Default for Options {
             ca_certs: Vec::new(),
             timeout: Duration::from_secs(30),
             backoff: Duration::from_millis(500),
+            offline: false,
         }
     }
 }
 
-/// One client for a whole run: connection reuse, mirrors, CA roots.
+/// One client for a whole run: connection reuse, mirrors, CA roots. A clone shares the
+/// connection pool (the TUF client needs one it owns).
+#[derive(Clone)]
 pub struct Transport {
     client: Client,
     mirrors: Vec<(String, String)>,
     timeout: Duration,
     backoff: Duration,
+    offline: bool,
 }
 
 #[derive(Debug)]
@@ -227,7 +235,7 @@ impl Transport {
             builder = builder.tls_certs_merge(certs);
         }
         let client = builder.build().map_err(TransportError::Client)?;
-        Ok(Transport { client, mirrors, timeout: options.timeout, backoff: options.backoff })
+        Ok(Transport { client, mirrors, timeout: options.timeout, backoff: options.backoff, offline: options.offline })
     }
 
     /// Where `url` is really fetched from, after `--mirror` rewriting.
@@ -257,6 +265,9 @@ impl Transport {
     /// POSTs a JSON body (a query: safe to retry) and reads a small answer. Mirrors do
     /// not apply: queries go to the service named.
     pub fn post_json(&self, url: &str, body: &str, cap: u64) -> Result<Vec<u8>, TransportError> {
+        if self.offline {
+            return Err(TransportError::Offline { url: redact(url) });
+        }
         let mut out = Vec::new();
         self.retry(|| {
             out.clear();
@@ -328,6 +339,9 @@ impl Transport {
                 }
                 Err(source) => Err(TransportError::MirrorRead { url: shown, source }),
             };
+        }
+        if self.offline {
+            return Err(TransportError::Offline { url: shown });
         }
         tracing::debug!("GET {}", redact(located));
         let response = self.client.get(located).send().map_err(|e| self.classify(&shown, e))?;

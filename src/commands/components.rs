@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::catalog::{Catalog, ComponentInfo};
 use crate::plan::Output;
-use crate::report::{ExitStatus, Record, Reporter, Status, Tally};
+use crate::report::{ExitStatus, NoSummary, Record, Reporter, Status};
 use crate::version::Range;
 use crate::Error;
 
@@ -28,7 +28,7 @@ impl serde::Serialize for Row {
 }
 
 impl Record for Row {
-    type Tally = Listed;
+    type Tally = NoSummary;
 
     fn status(&self) -> Status {
         Status::Ok
@@ -36,24 +36,6 @@ impl Record for Row {
 
     fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
         out.write_all(text(&self.0).as_bytes())
-    }
-}
-
-/// A listing has no summary line.
-#[derive(Default)]
-struct Listed(usize);
-
-impl Tally<Row> for Listed {
-    fn add(&mut self, _: &Row) {
-        self.0 += 1;
-    }
-
-    fn verified(&self) -> usize {
-        self.0
-    }
-
-    fn summary(&self, _: &str) -> Option<String> {
-        None
     }
 }
 

@@ -7,8 +7,9 @@ use crate::plan::{MirrorPlan, Output};
 use crate::progress::{self, Progress};
 use crate::rekor;
 use crate::release::{Downloaded, PendingSignature, Upstream};
-use crate::report::{ExitStatus, Outcome, Reporter};
+use crate::report::{self, ExitStatus, Outcome, Reporter};
 use crate::signature::SignatureCheck;
+use crate::trust;
 use crate::Error;
 
 pub fn run(plan: MirrorPlan, output: Output) -> Result<ExitStatus, Error> {
@@ -29,6 +30,24 @@ pub fn run(plan: MirrorPlan, output: Output) -> Result<ExitStatus, Error> {
         reporter.record(&outcome);
     }
     reporter.note(&format!("{added} added to {}", plan.to.display()));
+    // The TUF repository whose trusted root verified the keyless signatures, so the
+    // site can keep its trust current with `trust update --as-of`.
+    if upstream.trust_root_sha256().is_some() {
+        let url = |rel: &str| format!("{}/{rel}", trust::DEFAULT_TUF_URL);
+        match trust::export(&upstream.trust.config, |rel, bytes| tree.write(&url(rel), bytes).map(drop)) {
+            Ok(Some(v)) => reporter.note(&format!(
+                "TUF repository (root v{}, timestamp v{}, snapshot v{}, targets v{}) written to {}",
+                v.root,
+                v.timestamp,
+                v.snapshot,
+                v.targets,
+                tree.path_of(trust::DEFAULT_TUF_URL)?.display()
+            )),
+            Ok(None) => report::warn("no TUF repository written: no verified trust cache (run `kverify trust update`)"),
+            Err(trust::ExportError::Trust(e)) => return Err(e.into()),
+            Err(trust::ExportError::Write(e)) => return Err(e.into()),
+        }
+    }
     Ok(reporter.finish("artifacts mirrored"))
 }
 

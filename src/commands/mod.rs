@@ -7,6 +7,7 @@ mod identify;
 mod lock;
 mod mirror;
 mod node;
+mod trust;
 mod verify;
 
 use crate::plan::{Output, Plan};
@@ -22,6 +23,7 @@ pub fn run(output: Output, plan: Plan) -> Result<ExitStatus, Error> {
         Plan::Identify(plan) => identify::run(plan, output),
         Plan::Node(plan) => node::run(plan, output),
         Plan::Components { catalogs } => components::run(&catalogs, output),
+        Plan::Trust(plan) => trust::run(plan, output),
         Plan::Completions(shell) => {
             let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "kverify", &mut std::io::stdout());

@@ -9,8 +9,9 @@ use crate::files::{self, Check};
 use crate::lock::Lock;
 use crate::plan::{Output, ReleaseRequest, SignerPlan, Source, VerifyPlan};
 use crate::release::{self, Upstream};
-use crate::report::{ExitStatus, Reporter};
-use crate::signature::{Given, Signer, TrustRoot};
+use crate::report::{self, ExitStatus, Reporter};
+use crate::signature::{Given, Signer};
+use crate::trust::{self, TrustConfig};
 use crate::version::Request;
 use crate::Error;
 
@@ -48,7 +49,7 @@ pub fn run(plan: VerifyPlan, output: Output) -> Result<ExitStatus, Error> {
             expectations.entries.extend(upstream.release_expectations(&requests, for_every_file)?);
         }
     }
-    let signer = plan.signer.as_ref().map(|s| signer(s, &plan.upstream.trust.trusted_root)).transpose()?;
+    let signer = plan.signer.as_ref().map(|s| signer(s, &plan.upstream.trust.config)).transpose()?;
     let check = Check {
         expectations: (!matches!(plan.source, Source::None)).then_some(&expectations),
         signer: signer.as_ref(),
@@ -87,12 +88,13 @@ fn release_requests(
     Ok((out, for_every_file))
 }
 
-/// The signature given on the command line, read once, with the trust root it chains to.
-fn signer(plan: &SignerPlan, trusted_root: &Option<PathBuf>) -> Result<Signer, Error> {
-    let root = match trusted_root {
-        Some(path) => TrustRoot::from_file(path)?,
-        None => TrustRoot::production()?,
-    };
+/// The signature given on the command line, read once, with the trust root it chains
+/// to: `--trusted-root`, else the TUF cache, else the built-in root (no network: a
+/// local check refreshes nothing).
+fn signer(plan: &SignerPlan, config: &TrustConfig) -> Result<Signer, Error> {
+    let loaded = trust::load(config)?;
+    loaded.warnings.iter().for_each(|w| report::warn(w));
+    let root = loaded.root;
     Ok(match plan {
         SignerPlan::Bundle { path, key, policy } => {
             Signer { given: Given::bundle(path, key.as_deref())?, policy: policy.clone(), root }

@@ -17,7 +17,8 @@ mod trust;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 pub use download::Downloaded;
 pub use evidence::{ArtifactEvidence, LockSource, PendingSignature, RawFile};
@@ -58,6 +59,8 @@ pub enum Error {
     Archive(#[from] crate::archive::ArchiveError),
     #[error(transparent)]
     Rekor(#[from] crate::rekor::RekorError),
+    #[error(transparent)]
+    Trust(#[from] crate::trust::TrustError),
     /// A scratch directory (for an archive `lock` pins) could not be made.
     #[error(transparent)]
     Io(#[from] std::io::Error),
@@ -81,6 +84,7 @@ impl Classified for Error {
             Error::Install(_) | Error::Io(_) => ExitStatus::Io,
             Error::Archive(e) => e.exit_status(),
             Error::Rekor(e) => e.exit_status(),
+            Error::Trust(e) => e.exit_status(),
             Error::Usage { .. } => ExitStatus::Usage,
         }
     }
@@ -91,6 +95,8 @@ impl Classified for Error {
             Error::Catalog(e) => e.hint(),
             Error::Transport(e) => e.hint(),
             Error::Install(e) => e.hint(),
+            Error::Signature(e) => e.hint(),
+            Error::Trust(e) => e.hint(),
             Error::Usage { hint, .. } => Some(hint.clone()),
             _ => None,
         }
@@ -209,7 +215,11 @@ pub struct Upstream {
     pub platform: Platform,
     pub transport: Transport,
     pub trust: TrustOptions,
-    root: OnceLock<TrustRoot>,
+    /// The trust root in effect and the SHA-256 of its `trusted_root.json`, loaded on
+    /// first use.
+    root: Mutex<Option<(Arc<TrustRoot>, [u8; 32])>>,
+    /// The one refresh a run makes after a signature chained to no CA or log it knows.
+    rotation_checked: AtomicBool,
     /// Release SBOMs already fetched and verified, by URL (`None`: none to use).
     sboms: Mutex<HashMap<String, Option<Arc<SignedSbom>>>>,
 }
@@ -221,18 +231,52 @@ impl Upstream {
             platform: settings.platform.clone(),
             transport: Transport::new(&settings.transport)?,
             trust: settings.trust.clone(),
-            root: OnceLock::new(),
+            root: Mutex::new(None),
+            rotation_checked: AtomicBool::new(false),
             sboms: Mutex::new(HashMap::new()),
         })
     }
 
-    /// The trust root, loaded on first use (a run that checks no signature never needs it).
-    pub fn trust_root(&self) -> Result<&TrustRoot, Error> {
-        if let Some(root) = self.root.get() {
-            return Ok(root);
+    /// The trust root, loaded on first use (a run that checks no signature never needs
+    /// it): `--trusted-root`, else the TUF cache, refreshed through TUF when it is
+    /// missing or expired, else the built-in root; what the user should know about it
+    /// (a stale cache, an unreachable repository) is a warning on stderr.
+    pub fn trust_root(&self) -> Result<Arc<TrustRoot>, Error> {
+        let mut slot = self.root.lock().map_err(|_| Error::Internal("a download thread panicked".into()))?;
+        if let Some((root, _)) = &*slot {
+            return Ok(root.clone());
         }
-        let root = trust::load_root(&self.trust)?;
-        Ok(self.root.get_or_init(|| root))
+        let loaded = crate::trust::load_or_refresh(&self.trust.config, &self.transport, false)?;
+        loaded.warnings.iter().for_each(|w| crate::report::warn(w));
+        let root = Arc::new(loaded.root);
+        *slot = Some((root.clone(), loaded.sha256));
+        Ok(root)
+    }
+
+    /// `sha256:…` of the trusted root in effect, once one was loaded (what a lock
+    /// records beside each signature it pins).
+    pub fn trust_root_sha256(&self) -> Option<String> {
+        let slot = self.root.lock().ok()?;
+        slot.as_ref().map(|(_, sha)| format!("sha256:{}", hex::encode(sha)))
+    }
+
+    /// After a certificate chained to no CA, or an SCT named no log, of the root in
+    /// effect: Sigstore may have rotated since that root was fetched. Once per run, the
+    /// root is refreshed through TUF; the new root, when it differs, to retry with.
+    fn rotated_root(&self) -> Result<Option<Arc<TrustRoot>>, Error> {
+        if self.rotation_checked.swap(true, Ordering::SeqCst) || self.trust.config.trusted_root.is_some() {
+            return Ok(None);
+        }
+        let loaded = crate::trust::load_or_refresh(&self.trust.config, &self.transport, true)?;
+        loaded.warnings.iter().for_each(|w| crate::report::warn(w));
+        let mut slot = self.root.lock().map_err(|_| Error::Internal("a download thread panicked".into()))?;
+        if slot.as_ref().is_some_and(|(_, sha)| *sha == loaded.sha256) {
+            return Ok(None);
+        }
+        tracing::info!("the trusted root changed through TUF: retrying the signature under the new one");
+        let root = Arc::new(loaded.root);
+        *slot = Some((root.clone(), loaded.sha256));
+        Ok(Some(root))
     }
 
     /// Resolves what a user asked for into an artifact, on this run's platform.

@@ -81,6 +81,9 @@ impl Upstream {
                 None => outcome.details.push(rekor::NOT_FOUND.into()),
             }
         }
+        if let Some(pinned) = &mut signature {
+            pinned.trusted_root = self.trust_root_sha256();
+        }
         outcome.evidence.checksum = Some(evidence.origins());
         if let Some(s) = &signature {
             let mut shown = s.to_evidence();
@@ -113,6 +116,6 @@ impl Upstream {
         let Some(cert) = &files.certificate else { return Ok(None) };
         let policy = self.trust.policy_for(&files.reference.identity, &files.reference.issuer);
         let root = self.trust_root()?;
-        Ok(rekor::capture(&self.transport, rekor_url, sha256, &files.signature, cert, &policy, root)?)
+        Ok(rekor::capture(&self.transport, rekor_url, sha256, &files.signature, cert, &policy, &root)?)
     }
 }

@@ -3,7 +3,7 @@
 //! lock's pins with their kept transparency-log proofs re-verified offline.
 
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::catalog::Artifact;
 use crate::digest::Digest;
@@ -13,7 +13,7 @@ use crate::signature::{SignatureCheck, TrustRoot};
 use crate::version::Request;
 
 use super::signatures::pinned_evidence;
-use super::{trust, Error, ReleaseError, TrustOptions, Upstream};
+use super::{Error, ReleaseError, TrustOptions, Upstream};
 
 impl Upstream {
     /// The published digests of every `requests` release, for files on disk. With
@@ -69,12 +69,14 @@ impl Upstream {
 /// loaded only when some pin kept a bundle.
 pub fn pinned_expectations(lock: &Lock, path: &Path, trust: &TrustOptions) -> Result<Vec<Expected>, Error> {
     let mut pinned = lock.expectations(path);
-    let root: OnceLock<TrustRoot> = OnceLock::new();
-    let load = || -> Result<&TrustRoot, Error> {
-        if root.get().is_none() {
-            let _ = root.set(trust::load_root(trust)?);
+    let root: OnceLock<Arc<TrustRoot>> = OnceLock::new();
+    let load = || -> Result<Arc<TrustRoot>, Error> {
+        if let Some(root) = root.get() {
+            return Ok(root.clone());
         }
-        root.get().ok_or_else(|| Error::Internal("trusted root not loaded".into()))
+        let loaded = crate::trust::load(&trust.config)?;
+        loaded.warnings.iter().for_each(|w| crate::report::warn(w));
+        Ok(root.get_or_init(|| Arc::new(loaded.root)).clone())
     };
     for pin in &lock.artifacts {
         let Some(signature) = pin.signature.as_ref().filter(|s| s.bundle.is_some()) else { continue };

@@ -5,10 +5,12 @@ use crate::catalog::{Artifact, SignatureKind, SignatureRef};
 use crate::expect::Expected;
 use crate::lock::PinnedSignature;
 use crate::sbom::Sbom;
-use crate::signature::{self, SignatureCheck, SignatureEvidence};
+use std::sync::Arc;
+
+use crate::signature::{self, IdentityMatcher, Policy, SignatureCheck, SignatureError, SignatureEvidence};
 use crate::transport::TransportError;
 
-use super::{Error, ReleaseError, SignaturePolicy, TrustOptions, Upstream};
+use super::{Error, ReleaseError, SignaturePolicy, Upstream};
 
 /// Signatures and bundles are small; attestation files of many bundles less so.
 const MAX_SIGNATURE_LEN: u64 = 16 * 1024 * 1024;
@@ -87,22 +89,26 @@ impl Upstream {
     ) -> Result<SignatureCheck, Error> {
         let r = &files.reference;
         let policy = self.trust.policy_for(&r.identity, &r.issuer);
-        let root = self.trust_root()?;
-        let invalid = |source| ReleaseError::SignatureInvalid {
-            artifact: artifact.label(),
-            url: r.url.clone(),
-            source: Box::new(source),
-        };
-        let evidence = match r.kind {
+        let verify = |root: &signature::TrustRoot| match r.kind {
             SignatureKind::CosignDetached => {
                 let cert = files.certificate.as_deref().unwrap_or_default();
-                signature::verify_detached(sha256, &files.signature, cert, &policy, root).map_err(invalid)?
+                signature::verify_detached(sha256, &files.signature, cert, &policy, root)
             }
             SignatureKind::IntotoJsonl => {
                 signature::verify_intoto_jsonl(sha256, &artifact.file_name, &files.signature, &policy, root)
-                    .map_err(invalid)?
             }
         };
+        let mut verified = verify(&*self.trust_root()?);
+        if verified.as_ref().is_err_and(SignatureError::may_be_a_rotation) {
+            if let Some(rotated) = self.rotated_root()? {
+                verified = verify(&rotated);
+            }
+        }
+        let evidence = verified.map_err(|source| ReleaseError::SignatureInvalid {
+            artifact: artifact.label(),
+            url: r.url.clone(),
+            source: Box::new(source),
+        })?;
         Ok(SignatureCheck::Verified(evidence))
     }
 
@@ -124,15 +130,15 @@ impl Upstream {
 /// transparency-log proof) is verified again, offline, over the pinned SHA-256 under the
 /// identity recorded in the pin; a pin without one reports what was verified when the
 /// lock was written.
-pub fn pinned_evidence<'a>(
+pub fn pinned_evidence(
     pinned: &PinnedSignature,
     sha256: &[u8; 32],
     what: &str,
-    root: impl FnOnce() -> Result<&'a signature::TrustRoot, Error>,
+    root: impl FnOnce() -> Result<Arc<signature::TrustRoot>, Error>,
 ) -> Result<SignatureEvidence, Error> {
     let Some(bundle) = &pinned.bundle else { return Ok(pinned.to_evidence()) };
-    let policy = TrustOptions::default().policy_for(&pinned.identity, &pinned.issuer);
-    let mut evidence = signature::verify_bundle(sha256, bundle.as_bytes(), &policy, root()?).map_err(|source| {
+    let policy = Policy { identity: IdentityMatcher::Exact(pinned.identity.clone()), issuer: pinned.issuer.clone() };
+    let mut evidence = signature::verify_bundle(sha256, bundle.as_bytes(), &policy, &*root()?).map_err(|source| {
         ReleaseError::SignatureInvalid {
             artifact: what.to_string(),
             url: "the bundle kept in the lock".into(),

@@ -1,9 +1,8 @@
 //! What the run trusts: whether signatures are checked, who must have made them, and the
 //! Sigstore trust root they chain to.
 
-use std::path::PathBuf;
-
-use crate::signature::{IdentityMatcher, Policy, SignatureError, TrustRoot};
+use crate::signature::{IdentityMatcher, Policy};
+use crate::trust::TrustConfig;
 
 /// Whether signatures are checked, as `--require-signature` and
 /// `--insecure-skip-signature` say.
@@ -28,17 +27,17 @@ impl SignaturePolicy {
     }
 }
 
-/// The signature policy and the command line's overrides of the catalog's signer and
-/// trust root.
-#[derive(Clone, Debug, Default)]
+/// The signature policy, the command line's overrides of the catalog's signer, and
+/// where the trust root comes from.
+#[derive(Clone, Debug)]
 pub struct TrustOptions {
     pub policy: SignaturePolicy,
     /// `--certificate-identity` or `--certificate-identity-regexp` (compiled once).
     pub identity: Option<IdentityMatcher>,
     /// `--certificate-oidc-issuer`.
     pub issuer: Option<String>,
-    /// `--trusted-root FILE`.
-    pub trusted_root: Option<PathBuf>,
+    /// `--trusted-root FILE`, else the TUF cache, else the built-in root.
+    pub config: TrustConfig,
 }
 
 impl TrustOptions {
@@ -49,13 +48,5 @@ impl TrustOptions {
             identity: self.identity.clone().unwrap_or_else(|| IdentityMatcher::Exact(identity.to_string())),
             issuer: self.issuer.clone().unwrap_or_else(|| issuer.to_string()),
         }
-    }
-}
-
-/// The trust root: `--trusted-root FILE`, else the embedded Sigstore public-good one.
-pub fn load_root(trust: &TrustOptions) -> Result<TrustRoot, SignatureError> {
-    match &trust.trusted_root {
-        Some(path) => TrustRoot::from_file(path),
-        None => TrustRoot::production(),
     }
 }

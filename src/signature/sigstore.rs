@@ -127,6 +127,19 @@ pub enum SignatureError {
 }
 
 impl SignatureError {
+    /// A certificate that chains to no CA, or an SCT from no log, of the trusted root:
+    /// what a Sigstore key rotation looks like to a root fetched before it.
+    pub fn may_be_a_rotation(&self) -> bool {
+        matches!(self, SignatureError::Untrusted { .. } | SignatureError::Sct { .. })
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        self.may_be_a_rotation().then(|| {
+            "if Sigstore rotated its keys since the trusted root was fetched, run `kverify trust update` and retry"
+                .to_string()
+        })
+    }
+
     /// An unreadable trusted root is I/O; everything else is evidence that does not hold.
     pub fn exit_status(&self) -> ExitStatus {
         match self {
@@ -166,6 +179,11 @@ impl TrustRoot {
         let root = TrustedRoot::from_json(json)
             .map_err(|e| SignatureError::TrustRoot { origin: origin.to_string(), source: Box::new(e) })?;
         Ok(TrustRoot { root, origin: origin.to_string() })
+    }
+
+    /// The CAs, CT logs, tlogs and TSAs, for `kverify trust show` and `trust update`.
+    pub fn material(&self) -> &TrustedRoot {
+        &self.root
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::CommandFactory;
 
-use crate::support::kverify;
+use crate::support::{kverify, kverify_cmd, Run};
 
 #[test]
 fn the_command_line_is_consistent() {
@@ -18,12 +18,22 @@ fn help_reads_as_its_snapshot() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/snapshots");
     let bless = std::env::var_os("KVERIFY_BLESS").is_some();
     let mut differ = Vec::new();
-    for command in ["", "fetch", "verify", "lock", "mirror", "identify", "node", "components"] {
+    for command in ["", "fetch", "verify", "lock", "mirror", "identify", "node", "components", "trust", "trust update"]
+    {
         let mut args: Vec<&str> = command.split_whitespace().collect();
         args.push("--help");
-        let run = kverify(&args);
+        // Help shows the environment's values: run it in none.
+        let out = kverify_cmd().env_remove("KVERIFY_TUF_URL").args(&args).output().unwrap();
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
         run.code(0);
-        let name = if command.is_empty() { "help.txt".to_string() } else { format!("help-{command}.txt") };
+        let name = match command {
+            "" => "help.txt".to_string(),
+            c => format!("help-{}.txt", c.replace(' ', "-")),
+        };
         let path = dir.join(&name);
         if bless {
             std::fs::write(&path, &run.stdout).unwrap();

@@ -14,4 +14,5 @@ mod signatures;
 mod signed_fetch;
 mod support;
 mod transport;
+mod trust;
 mod verify;

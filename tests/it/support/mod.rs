@@ -7,6 +7,7 @@ pub mod rekor_log;
 pub mod releases;
 pub mod server;
 pub mod tls;
+pub mod tuf;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -47,6 +48,11 @@ impl Run {
 pub fn kverify_cmd() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kverify"));
     cmd.env_remove("KVERIFY_MIRROR").env_remove("KVERIFY_LOG").env_remove("KVERIFY_TIMEOUT").stdin(Stdio::null());
+    // Trust never comes from the real home directory or the network: a trust cache of
+    // this test run's own, never written, and TUF off. Tests of `kverify trust` give
+    // KVERIFY_TRUST_DIR and --tuf-url themselves.
+    let no_trust = std::env::temp_dir().join(format!("kverify-it-trust-{}", std::process::id()));
+    cmd.env("KVERIFY_TRUST_DIR", no_trust).env("KVERIFY_TUF_URL", "off").env_remove("KVERIFY_OFFLINE");
     // The test servers are on loopback: a proxy from the environment must not intercept them.
     for proxy in ["http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"] {
         cmd.env_remove(proxy);
