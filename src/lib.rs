@@ -20,6 +20,7 @@ pub mod node;
 pub mod plan;
 pub mod platform;
 pub mod progress;
+pub mod regular_file;
 pub mod rekor;
 pub mod release;
 pub mod report;
