@@ -108,6 +108,9 @@ pub struct Verified {
     staged: Staged,
     pub digests: Digests,
     pub signature: SignatureCheck,
+    /// The bytes came from the download cache (hashed again and judged like a
+    /// download), not over the network.
+    pub from_cache: bool,
 }
 
 impl Verified {
@@ -122,7 +125,7 @@ impl Verified {
     ) -> Result<Verified, Verdict<'static>> {
         let verdict = judge(expected, &digests, Policy::All);
         if verdict.is_ok() {
-            Ok(Verified { staged, digests, signature })
+            Ok(Verified { staged, digests, signature, from_cache: false })
         } else {
             let mut refused =
                 Verdict { mismatches: verdict.mismatches, not_computed: verdict.not_computed, ..Verdict::default() };
@@ -135,7 +138,7 @@ impl Verified {
 
     /// A file taken out of a verified archive: the archive's verification vouches for it.
     pub fn extracted(_archive: &Verified, staged: Staged, digests: Digests, signature: SignatureCheck) -> Verified {
-        Verified { staged, digests, signature }
+        Verified { staged, digests, signature, from_cache: false }
     }
 
     /// Fuzzing only (`cargo fuzz` builds with `--cfg fuzzing`): wraps bytes that were
@@ -145,7 +148,7 @@ impl Verified {
     #[doc(hidden)]
     pub fn unverified_for_fuzzing(staged: Staged) -> Verified {
         let digests = Digests { sha256: None, sha512: None };
-        Verified { staged, digests, signature: SignatureCheck::NotRequired("fuzzing".into()) }
+        Verified { staged, digests, signature: SignatureCheck::NotRequired("fuzzing".into()), from_cache: false }
     }
 
     pub fn path(&self) -> &Path {

@@ -1,12 +1,16 @@
 //! An artifact's bytes, streamed into a staged file beside its destination while every
 //! digest is computed in the same pass, and turned into a [`Verified`] only when every
-//! expected digest and the signature hold.
+//! expected digest and the signature hold. With the download cache, the bytes come
+//! from a cached copy when one is stored under the expected SHA-256 (hashed again on
+//! their way, never trusted as they are), and a download is kept there as it arrives,
+//! so that an interrupted one resumes.
 
 use std::path::Path;
 
+use crate::cache::{self, Cache};
 use crate::catalog::Artifact;
-use crate::digest::{hash_file, AlgorithmSet, Digests};
-use crate::expect::Expected;
+use crate::digest::{hash_file, Algorithm, AlgorithmSet, Digests};
+use crate::expect::{first_sha256, Expected};
 use crate::install::{Staged, Verified};
 use crate::progress::Progress;
 use crate::report::Outcome;
@@ -22,8 +26,10 @@ pub enum Downloaded {
 }
 
 impl Upstream {
-    /// Streams the artifact into a staged file in `dir`, hashing SHA-256 and SHA-512 in
-    /// the same pass, then checks every expected digest and the signature. The outcome
+    /// Stages the artifact in `dir` and checks every expected digest and the signature:
+    /// from the download cache when it holds bytes under the expected SHA-256 (no
+    /// download), else streamed from the upstream, hashing SHA-256 and SHA-512 in the
+    /// same pass (and resuming what an interrupted run left in the cache). The outcome
     /// gets the digests computed, the signature's evidence, or the mismatches.
     pub fn download(
         &self,
@@ -33,36 +39,112 @@ impl Upstream {
         progress: &dyn Progress,
         outcome: &mut Outcome,
     ) -> Result<Downloaded, Error> {
-        let mut staged = Staged::new_in(dir, &artifact.install_name)?;
-        let bar = progress.bar(&artifact.label());
-        let downloaded = self.transport.download(
-            &evidence.url,
-            staged.file_mut(),
-            AlgorithmSet::BOTH,
-            artifact.max_size,
-            bar.as_ref(),
-        );
-        let (digests, _len) = match downloaded {
-            Ok(d) => {
-                bar.finish("downloaded");
-                d
+        let cache = self.cache();
+        let sha256 = first_sha256(&evidence.expected);
+        if let (Some(cache), Some(sha256)) = (cache, &sha256) {
+            if let Some(verified) = self.from_cache(cache, sha256, artifact, evidence, dir, outcome)? {
+                return Ok(Downloaded::Verified(Box::new(verified)));
             }
-            Err(e) => {
-                bar.finish("failed");
-                return Err(e.into());
+        }
+        let located = self.transport.locate(&evidence.url);
+        let mut partial = cache.zip(sha256.as_ref()).and_then(|(c, sha)| c.partial(sha, &located));
+        let bar = progress.bar(&artifact.label());
+        // Twice at most: bytes that do not verify after a resume may be a damaged part on
+        // disk rather than the upstream's; they are dropped and downloaded once whole.
+        loop {
+            let mut staged = Staged::new_in(dir, &artifact.install_name)?;
+            let file = staged.file_mut().try_clone().map_err(|source| crate::install::InstallError::Stage {
+                dir: dir.to_path_buf(),
+                source,
+            })?;
+            let mut sink = cache::Download::new(file, partial.take());
+            let downloaded =
+                self.transport.download(&evidence.url, &mut sink, AlgorithmSet::BOTH, artifact.max_size, bar.as_ref());
+            let (digests, _len) = match downloaded {
+                Ok(d) => d,
+                Err(e) => {
+                    bar.finish("failed");
+                    sink.interrupted();
+                    return Err(e.into());
+                }
+            };
+            outcome.digests = digests.clone();
+            let expected: Vec<&Expected> = evidence.expected.iter().collect();
+            let check = match self.check_signature(artifact, &evidence.signature, &digests) {
+                Ok(check) => check,
+                Err(e) => {
+                    bar.finish("failed");
+                    sink.discard();
+                    return Err(e);
+                }
+            };
+            let resumed = sink.resumed();
+            let verdict = Verified::check(staged, digests, &expected, check);
+            match verdict {
+                Ok(verified) => {
+                    bar.finish("downloaded");
+                    if let (Some(cache), Some(sha)) = (cache, verified.digests.sha256_bytes()) {
+                        sink.keep(cache, sha);
+                    }
+                    outcome.signature(&verified.signature);
+                    return Ok(Downloaded::Verified(Box::new(verified)));
+                }
+                Err(_) if resumed => {
+                    tracing::warn!("{}: the resumed download does not verify; downloading it whole", artifact.label());
+                    partial = sink.discard();
+                    outcome.digests = Digests::default();
+                }
+                Err(verdict) => {
+                    bar.finish("failed");
+                    sink.discard();
+                    outcome.refused(&verdict);
+                    return Ok(Downloaded::Refused);
+                }
+            }
+        }
+    }
+
+    /// The artifact from the download cache, staged in `dir` and verified like a
+    /// download: `None` when nothing is stored under `sha256`, or what is stored does not
+    /// verify (it is then removed).
+    fn from_cache(
+        &self,
+        cache: &Cache,
+        sha256: &[u8; 32],
+        artifact: &Artifact,
+        evidence: &ArtifactEvidence,
+        dir: &Path,
+        outcome: &mut Outcome,
+    ) -> Result<Option<Verified>, Error> {
+        let mut staged = Staged::new_in(dir, &artifact.install_name)?;
+        // Every algorithm the evidence names is computed (SHA-512 on a second core), so
+        // cached bytes are judged exactly as downloaded ones.
+        let mut set = AlgorithmSet::only(Algorithm::Sha256);
+        evidence.expected.iter().for_each(|e| set.insert(e.digest.algorithm()));
+        let digests = match cache.stage_entry(sha256, staged.file_mut(), set) {
+            None => return Ok(None),
+            Some(Ok((digests, _))) => digests,
+            Some(Err(e)) => {
+                tracing::warn!("cannot read the cached copy of {}: {e}; downloading it", artifact.label());
+                return Ok(None);
             }
         };
-        outcome.digests = digests.clone();
         let expected: Vec<&Expected> = evidence.expected.iter().collect();
+        if !expected.iter().all(|e| e.matches(&digests)) || digests.sha256_bytes() != Some(sha256) {
+            cache.remove_entry(sha256);
+            return Ok(None);
+        }
         let check = self.check_signature(artifact, &evidence.signature, &digests)?;
-        match Verified::check(staged, digests, &expected, check) {
-            Ok(verified) => {
+        match Verified::check(staged, digests.clone(), &expected, check) {
+            Ok(mut verified) => {
+                verified.from_cache = true;
+                outcome.digests = digests;
                 outcome.signature(&verified.signature);
-                Ok(Downloaded::Verified(Box::new(verified)))
+                Ok(Some(verified))
             }
-            Err(verdict) => {
-                outcome.refused(&verdict);
-                Ok(Downloaded::Refused)
+            Err(_) => {
+                cache.remove_entry(sha256);
+                Ok(None)
             }
         }
     }
