@@ -365,9 +365,7 @@ impl Partial {
 
     /// Removes the partial (still holding its lock, so no other process is in it).
     fn remove(self) {
-        let _ = std::fs::remove_file(self.dir.join(DATA));
-        let _ = std::fs::remove_file(self.dir.join(STATE));
-        let _ = std::fs::remove_dir(&self.dir);
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

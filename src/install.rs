@@ -54,9 +54,11 @@ impl InstallError {
 }
 
 /// A file being written in the destination directory under a hidden temporary name.
-/// Dropped without [`install`], it is removed.
+/// Dropped without [`install`], it is removed; so it is when kverify is told to stop
+/// (see [`remove_staged_on_termination`]).
 pub struct Staged {
     file: NamedTempFile,
+    _registered: Registered,
 }
 
 impl Staged {
@@ -64,12 +66,10 @@ impl Staged {
     /// files of `name` left by kverify processes that no longer run are removed first.
     pub fn new_in(dir: &Path, name: &str) -> Result<Staged, InstallError> {
         remove_abandoned(dir, name);
-        let file = tempfile::Builder::new()
-            .prefix(&format!(".kverify-{name}-{}-", std::process::id()))
-            .suffix(".partial")
-            .tempfile_in(dir)
+        let prefix = format!(".kverify-{name}-{}-", std::process::id());
+        let (file, registered) = staged_tempfile(dir, &prefix)
             .map_err(|source| InstallError::Stage { dir: dir.to_path_buf(), source })?;
-        Ok(Staged { file })
+        Ok(Staged { file, _registered: registered })
     }
 
     pub fn file_mut(&mut self) -> &mut std::fs::File {
@@ -78,6 +78,58 @@ impl Staged {
 
     pub fn path(&self) -> &Path {
         self.file.path()
+    }
+}
+
+/// The staged files of this process (`None` once it was told to stop: no more are made).
+static STAGED: std::sync::Mutex<Option<Vec<PathBuf>>> = std::sync::Mutex::new(Some(Vec::new()));
+
+/// A staged file's place in [`STAGED`], given up when it is installed or removed.
+struct Registered(PathBuf);
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        if let Ok(mut staged) = STAGED.lock() {
+            if let Some(paths) = staged.as_mut() {
+                paths.retain(|p| *p != self.0);
+            }
+        }
+    }
+}
+
+/// A temporary file `<prefix>XXXXXX.partial` in `dir`, registered for removal on a
+/// signal. Made under the registry's lock, so a signal never misses one.
+fn staged_tempfile(dir: &Path, prefix: &str) -> io::Result<(NamedTempFile, Registered)> {
+    let mut staged = STAGED.lock().map_err(|_| io::Error::other("a thread panicked"))?;
+    let Some(paths) = staged.as_mut() else {
+        return Err(io::Error::new(io::ErrorKind::Interrupted, "kverify is stopping"));
+    };
+    let file = tempfile::Builder::new().prefix(prefix).suffix(".partial").tempfile_in(dir)?;
+    paths.push(file.path().to_path_buf());
+    let registered = Registered(file.path().to_path_buf());
+    Ok((file, registered))
+}
+
+/// On SIGTERM, SIGINT or SIGHUP, removes this process's staged files (a stopped run
+/// leaves the destination as it was), then ends the process as that signal would have
+/// (exit status 128 + the signal's number to a shell). The download cache's partial
+/// downloads are left as they are: the next run resumes them. The signals are taken on a
+/// thread of their own (signal-hook's self-pipe): nothing runs in a signal handler.
+pub fn remove_staged_on_termination() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]) else { return };
+    let spawned = std::thread::Builder::new().name("signals".into()).spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            let paths = STAGED.lock().map(|mut s| s.take()).unwrap_or_default().unwrap_or_default();
+            for path in paths {
+                let _ = std::fs::remove_file(path);
+            }
+            let _ = signal_hook::low_level::emulate_default_handler(signal);
+            std::process::exit(128 + signal);
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::debug!("no thread for signals: {e}");
     }
 }
 
@@ -249,14 +301,15 @@ pub fn check_destination(dest: &Path) -> Result<Option<std::fs::Metadata>, Insta
 /// new one, never a mix, and a crash leaves one of the two.
 pub fn install(verified: Verified, dest: &Path, mode: u32) -> Result<(), InstallError> {
     check_destination(dest)?;
-    persist(verified.staged.file, dest, mode).map_err(|source| InstallError::Write { path: dest.to_path_buf(), source })
+    let Staged { file, _registered } = verified.staged;
+    persist(file, dest, mode).map_err(|source| InstallError::Write { path: dest.to_path_buf(), source })
 }
 
 /// Writes `bytes` to `path` atomically with `mode` (a lock, a mirrored checksum file):
 /// the same durability as an install.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new().prefix(".kverify-").suffix(".partial").tempfile_in(dir)?;
+    let (mut tmp, _registered) = staged_tempfile(dir, ".kverify-")?;
     std::io::Write::write_all(&mut tmp, bytes)?;
     persist(tmp, path, mode)
 }

@@ -89,21 +89,36 @@ impl Job<'_> {
             }
         }
 
+        // A lock that pins an archive's binaries: when they are all here, no download.
+        if let Placement::Extract { mode, .. } = &placement {
+            if let Some(names) = self.upstream.binaries_already_installed(&evidence, self.dest.dir())? {
+                for name in &names {
+                    install::set_mode(&self.dest.dir().join(name), *mode)?;
+                }
+                let check = self.upstream.check_signature(artifact, &evidence.signature, &outcome.digests)?;
+                outcome.signature(&check);
+                outcome.path = Some(self.dest.dir().to_path_buf());
+                outcome.message = Some(format!("already installed: {}; nothing downloaded", names.join(", ")));
+                return Ok(());
+            }
+        }
+
         let downloaded = self.upstream.download(artifact, &evidence, self.dest.dir(), self.progress, outcome)?;
         let Downloaded::Verified(verified) = downloaded else { return Ok(()) };
         let verified = *verified;
+        let from = if verified.from_cache { " from the cache (nothing downloaded)" } else { "" };
         match placement {
             Placement::File { path, mode } => {
                 install::install(verified, &path, mode)?;
                 outcome.path = Some(path);
-                outcome.message = Some("installed".into());
+                outcome.message = Some(format!("installed{from}"));
             }
             Placement::Extract { layout, mode } => {
                 let binaries = archive::extract(&verified, &artifact.file_name, layout, self.dest.dir())?;
                 let names =
                     self.dest.install_all(binaries.into_iter().map(|b| (b.name, b.verified)).collect(), mode)?;
                 outcome.path = Some(self.dest.dir().to_path_buf());
-                outcome.message = Some(format!("installed {} from {}", names.join(", "), artifact.file_name));
+                outcome.message = Some(format!("installed {} from {}{from}", names.join(", "), artifact.file_name));
             }
         }
         Ok(())

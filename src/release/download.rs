@@ -9,7 +9,7 @@ use std::path::Path;
 
 use crate::cache::{self, Cache};
 use crate::catalog::Artifact;
-use crate::digest::{hash_file, Algorithm, AlgorithmSet, Digests};
+use crate::digest::{hash_file, hash_files, Algorithm, AlgorithmSet, Digests};
 use crate::expect::{first_sha256, Expected};
 use crate::install::{Staged, Verified};
 use crate::progress::Progress;
@@ -163,6 +163,33 @@ impl Upstream {
         }
         let check = self.check_signature(artifact, &evidence.signature, &digests)?;
         Ok(Some((digests, check)))
+    }
+
+    /// When `dir` already holds every binary of an archive that a lock pins, with the
+    /// pinned bytes: their names (nothing needs downloading). `Ok(None)` when there is no
+    /// such pin, or any binary is missing or differs.
+    pub fn binaries_already_installed(&self, evidence: &ArtifactEvidence, dir: &Path) -> Result<Option<Vec<String>>, Error> {
+        let mut names: Vec<&str> = evidence.binaries.iter().filter_map(|e| e.name.as_deref()).collect();
+        names.dedup();
+        if names.is_empty() {
+            return Ok(None);
+        }
+        let mut jobs = Vec::new();
+        for name in &names {
+            let path = dir.join(name);
+            match crate::install::check_destination(&path)? {
+                Some(_) => jobs.push((path, AlgorithmSet::BOTH)),
+                None => return Ok(None),
+            }
+        }
+        for ((name, hashed), _) in names.iter().zip(hash_files(&jobs)).zip(&jobs) {
+            let Ok((digests, _)) = hashed else { return Ok(None) };
+            let mine = evidence.binaries.iter().filter(|e| e.name.as_deref() == Some(name));
+            if !mine.into_iter().all(|e| e.matches(&digests)) {
+                return Ok(None);
+            }
+        }
+        Ok(Some(names.into_iter().map(String::from).collect()))
     }
 
     /// Checks a pending signature over the SHA-256 just computed.

@@ -27,6 +27,9 @@ pub struct ArtifactEvidence {
     pub sbom: Option<String>,
     /// The lock whose pin the digests came from, if they did.
     pub pinned_in: Option<PathBuf>,
+    /// The binaries inside an archive, as the lock's pin lists them (by install name):
+    /// when the destination holds them all, nothing needs downloading.
+    pub binaries: Vec<Expected>,
 }
 
 impl ArtifactEvidence {
@@ -104,6 +107,7 @@ impl Upstream {
             signature,
             sbom: sbom.map(|s| s.url.clone()),
             pinned_in: None,
+            binaries: Vec::new(),
         })
     }
 
@@ -117,8 +121,9 @@ impl Upstream {
     ) -> Result<ArtifactEvidence, Error> {
         let origin = source.path.as_path();
         let one = Lock { artifacts: vec![pin.clone()], ..source.lock.clone() };
-        let mut expected: Vec<Expected> =
-            one.expectations(origin).into_iter().filter(|e| e.name.as_deref() == Some(pin.file.as_str())).collect();
+        let (mut expected, binaries): (Vec<Expected>, Vec<Expected>) =
+            one.expectations(origin).into_iter().partition(|e| e.name.as_deref() == Some(pin.file.as_str()));
+        let binaries = if artifact.extract.is_some() { binaries } else { Vec::new() };
         for e in &mut expected {
             e.name = Some(artifact.install_name.clone());
         }
@@ -138,6 +143,7 @@ impl Upstream {
             sbom: None,
             signature: PendingSignature::Settled(signature),
             pinned_in: Some(source.path.clone()),
+            binaries,
         })
     }
 
