@@ -833,6 +833,58 @@ fn is_timeout(e: &io::Error) -> bool {
 mod tests {
     use super::*;
 
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (name, value) in pairs {
+            h.insert(*name, value.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_or_an_http_date() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
+        let at = |v: &str| retry_after(&headers(&[("retry-after", v)]), now);
+        assert_eq!(at("120"), Some(Duration::from_secs(120)));
+        assert_eq!(at("Sun, 06 Nov 1994 08:50:37 GMT"), Some(Duration::from_secs(60)));
+        assert_eq!(at("Sun, 06 Nov 1994 08:40:37 GMT"), Some(Duration::ZERO), "a date past is now");
+        assert_eq!(at("soon"), None);
+        assert_eq!(retry_after(&HeaderMap::new(), now), None);
+    }
+
+    #[test]
+    fn only_a_content_range_that_is_exactly_the_rest_fits() {
+        let resume = Resume { have: 100, validator: Validator::Etag("\"x\"".into()), total: Some(1000) };
+        let fits = |range: &str, len: Option<&str>| {
+            let mut pairs = vec![("content-range", range)];
+            if let Some(len) = len {
+                pairs.push(("content-length", len));
+            }
+            fitting_range(&headers(&pairs), &resume)
+        };
+        assert_eq!(fits("bytes 100-999/1000", Some("900")), Some(1000));
+        assert_eq!(fits("bytes 100-999/1000", None), Some(1000));
+        assert_eq!(fits("bytes 4196-999/1000", Some("804")), None, "shifted");
+        assert_eq!(fits("bytes 100-998/1000", Some("899")), None, "not to the end");
+        assert_eq!(fits("bytes 100-1999/2000", Some("1900")), None, "another length than announced");
+        assert_eq!(fits("bytes 100-999/1000", Some("10")), None, "a body of another length");
+        assert_eq!(fits("bytes 100-999/*", None), None);
+        assert_eq!(fits("items 100-999/1000", None), None);
+    }
+
+    #[test]
+    fn a_bad_mirror_entry_is_named_by_position_never_by_its_text() {
+        let e = parse_mirrors(&["https://dl.k8s.io=https://u:tok".into(), "en@host/x".into()]).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("mirror entry 1 of 2"), "{text}");
+        assert!(!text.contains("tok") && !text.contains("en@"), "{text}");
+        let e = parse_mirrors(&["https://dl.k8s.io=https://a.example".into(), "en@host/x".into()]).unwrap_err();
+        assert!(e.to_string().contains("mirror entry 2 of 2 (…)"), "{e}");
+        let ok = parse_mirrors(&["https://dl.k8s.io=https://user:p%2Cw@mirror.example/k8s/".into()]).unwrap();
+        assert_eq!(ok, [("https://dl.k8s.io".to_string(), "https://user:p%2Cw@mirror.example/k8s".to_string())]);
+        assert_eq!(redact_entry("https://dl.k8s.io=https://u:p@m.example:8443/k"), "https://dl.k8s.io=https://***@m.example:8443/k");
+    }
+
     #[test]
     fn redact_drops_credentials_only() {
         assert_eq!(redact("https://u:p@mirror.example/k8s/x"), "https://***@mirror.example/k8s/x");
