@@ -30,7 +30,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::digest::{copy_hashing, hash_reader, AlgorithmSet, Hashed};
+use crate::digest::{copy_hashing_ahead, AlgorithmSet, CopyError, Hashed};
 use crate::regular_file::{self, Links};
 use crate::status::{Classified, ExitStatus};
 use crate::transport::{Resume, Sink, Start, Validator};
@@ -147,15 +147,18 @@ impl Cache {
         let staged = (|| {
             dest.set_len(0)?;
             dest.rewind()?;
+            let into_io = |e| match e {
+                CopyError::Read { source, .. } | CopyError::Write(source) => source,
+                CopyError::Limit { .. } => io::Error::other("over the size limit"),
+            };
             if rustix::fs::ioctl_ficlone(&*dest, &entry).is_ok() {
                 tracing::debug!("{}: reflinked into the destination", path.display());
                 dest.rewind()?;
-                return hash_reader(&mut *dest, set, Some(meta.len()));
+                let copy = dest.try_clone()?;
+                return copy_hashing_ahead(copy, &mut io::sink(), set, Some(meta.len()), u64::MAX, |_| {})
+                    .map_err(into_io);
             }
-            copy_hashing(&mut entry, dest, set, Some(meta.len()), u64::MAX, |_| {}).map_err(|e| match e {
-                crate::digest::CopyError::Read { source, .. } | crate::digest::CopyError::Write(source) => source,
-                crate::digest::CopyError::Limit { .. } => io::Error::other("over the size limit"),
-            })
+            copy_hashing_ahead(&mut entry, dest, set, Some(meta.len()), u64::MAX, |_| {}).map_err(into_io)
         })();
         Some(staged)
     }

@@ -11,7 +11,7 @@ use reqwest::blocking::{Client, Response};
 use reqwest::header::{HeaderMap, CONTENT_RANGE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE, RETRY_AFTER};
 use reqwest::redirect;
 
-use crate::digest::{copy_hashing, AlgorithmSet, CopyError, Hashed};
+use crate::digest::{copy_hashing_ahead, AlgorithmSet, CopyError, Hashed};
 use crate::progress::Bar;
 use crate::regular_file::{self, Links};
 use crate::status::ExitStatus;
@@ -607,7 +607,7 @@ impl Transport {
     ) -> Result<Hashed, TransportError> {
         let url = body.url;
         let total = body.len.map(|n| n + offset);
-        let copied = copy_hashing(prefix.chain(body.reader), sink, set, total, cap, |n| {
+        let copied = copy_hashing_ahead(prefix.chain(body.reader), sink, set, total, cap, |n| {
             if let Some(bar) = bar {
                 bar.advance(n);
             }
