@@ -316,6 +316,11 @@ impl Partial {
         }
     }
 
+    /// The file the bytes are written to: a staged file may be another name of it.
+    pub fn data_path(&self) -> PathBuf {
+        self.dir.join(DATA)
+    }
+
     /// What is on disk to resume from: bytes of this URL, with a validator to ask for
     /// the same file.
     fn resume(&self) -> Option<Resume> {
@@ -359,8 +364,11 @@ impl Partial {
     }
 
     /// The bytes verified as `sha256`: they become its entry, and the partial is gone.
+    /// (When the staged file is another name of them, the install sets its mode.)
     fn publish(self, cache: &Cache, sha256: &[u8; 32]) -> io::Result<()> {
-        self.data.set_permissions(std::fs::Permissions::from_mode(ENTRY_MODE))?;
+        if self.data.metadata()?.nlink() == 1 {
+            self.data.set_permissions(std::fs::Permissions::from_mode(ENTRY_MODE))?;
+        }
         std::fs::rename(self.dir.join(DATA), cache.entry_path(sha256))?;
         self.remove();
         Ok(())
@@ -381,10 +389,12 @@ fn read_state(path: &Path) -> Option<PartialState> {
 }
 
 /// A download that lands in a staged file in the destination and, as it arrives, in
-/// the cache's partial download (which the next run resumes when this one is cut).
+/// the cache's partial download (which the next run resumes when this one is cut). When
+/// the staged file is another name of the partial (a hard link, see [`Partial::data_path`]),
+/// every byte is written once.
 pub struct Download {
-    /// The staged file (a second handle on it).
-    staged: File,
+    /// The staged file (a second handle on it); `None` when it is the partial itself.
+    staged: Option<File>,
     partial: Option<Partial>,
     /// Bytes of the file before the body of the current attempt: on disk already.
     offset: u64,
@@ -396,7 +406,12 @@ pub struct Download {
 impl Download {
     /// Into `staged`, and into `partial` when there is one.
     pub fn new(staged: File, partial: Option<Partial>) -> Download {
-        Download { staged, partial, offset: 0, pos: 0, resumed: false }
+        Download { staged: Some(staged), partial, offset: 0, pos: 0, resumed: false }
+    }
+
+    /// Into `partial` alone, whose data file the staged file is another name of.
+    pub fn linked(partial: Partial) -> Download {
+        Download { staged: None, partial: Some(partial), offset: 0, pos: 0, resumed: false }
     }
 
     /// Some attempt continued bytes from an earlier run.
@@ -431,24 +446,30 @@ impl Download {
         }
     }
 
-    /// Writing to the cache failed: go on without it.
-    fn drop_partial(&mut self, e: &io::Error) {
+    /// Writing to the cache failed: go on without it (unless it is the staged file too).
+    fn drop_partial(&mut self, e: io::Error) -> io::Result<()> {
+        if self.staged.is_none() {
+            return Err(e);
+        }
         if let Some(partial) = self.partial.take() {
             tracing::warn!("download cache {}: {e}; going on without it", partial.dir.display());
             partial.remove();
         }
+        Ok(())
     }
 }
 
 impl Write for Download {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.staged.write(buf)?;
-        let body = &buf[..n];
+        let n = match &mut self.staged {
+            Some(staged) => staged.write(buf)?,
+            None => buf.len(),
+        };
         // Bytes before the offset are the partial's own, read back to be hashed.
         let skip = self.offset.saturating_sub(self.pos).min(n as u64) as usize;
         if let Some(partial) = &mut self.partial {
-            if let Err(e) = partial.data.write_all(&body[skip..]) {
-                self.drop_partial(&e);
+            if let Err(e) = partial.data.write_all(&buf[skip..n]) {
+                self.drop_partial(e)?;
             }
         }
         self.pos += n as u64;
@@ -456,7 +477,10 @@ impl Write for Download {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.staged.flush()
+        match &mut self.staged {
+            Some(staged) => staged.flush(),
+            None => Ok(()),
+        }
     }
 }
 
@@ -466,8 +490,10 @@ impl Sink for Download {
     }
 
     fn begin(&mut self, start: &Start) -> io::Result<Box<dyn Read + Send>> {
-        self.staged.set_len(0)?;
-        self.staged.rewind()?;
+        if let Some(staged) = &mut self.staged {
+            staged.set_len(0)?;
+            staged.rewind()?;
+        }
         self.pos = 0;
         self.offset = start.offset;
         let Some(partial) = &mut self.partial else {
@@ -478,7 +504,7 @@ impl Sink for Download {
         };
         if start.offset == 0 {
             if let Err(e) = partial.restart(start.validator.clone(), start.total) {
-                self.drop_partial(&e);
+                self.drop_partial(e)?;
             }
             return Ok(Box::new(io::empty()));
         }

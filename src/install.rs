@@ -72,6 +72,48 @@ impl Staged {
         Ok(Staged { file, _registered: registered })
     }
 
+    /// A staged file in `dir` that is another name of the file at `source` (a hard
+    /// link; same filesystem only): what is written to either is in both, and nothing is
+    /// copied. The download cache's partial download is staged this way.
+    pub fn link_to(dir: &Path, name: &str, source: &Path) -> io::Result<Staged> {
+        use std::fmt::Write as _;
+        remove_abandoned(dir, name);
+        let mut staged = STAGED.lock().map_err(|_| io::Error::other("a thread panicked"))?;
+        let Some(paths) = staged.as_mut() else {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "kverify is stopping"));
+        };
+        let mut attempt = 0u32;
+        let path = loop {
+            let mut random = String::new();
+            for b in rand_bytes(attempt) {
+                let _ = write!(random, "{b:02x}");
+            }
+            let path = dir.join(format!(".kverify-{name}-{}-{random}.partial", std::process::id()));
+            match std::fs::hard_link(source, &path) {
+                Ok(()) => break path,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 16 => attempt += 1,
+                Err(e) => return Err(e),
+            }
+        };
+        let file = std::fs::OpenOptions::new().read(true).write(true).open(&path);
+        let file = match file {
+            Ok(file) => file,
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                return Err(e);
+            }
+        };
+        let temp = match tempfile::TempPath::try_from_path(&path) {
+            Ok(temp) => temp,
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                return Err(e);
+            }
+        };
+        paths.push(path.clone());
+        Ok(Staged { file: NamedTempFile::from_parts(file, temp), _registered: Registered(path) })
+    }
+
     pub fn file_mut(&mut self) -> &mut std::fs::File {
         self.file.as_file_mut()
     }
@@ -79,6 +121,17 @@ impl Staged {
     pub fn path(&self) -> &Path {
         self.file.path()
     }
+}
+
+/// Six bytes for a name nobody guesses in advance: the clock and the attempt, hashed.
+fn rand_bytes(attempt: u32) -> [u8; 6] {
+    use sha2::Digest as _;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let seed = format!("{}-{}-{attempt}", now.as_nanos(), std::process::id());
+    let hash = sha2::Sha256::digest(seed.as_bytes());
+    let mut out = [0u8; 6];
+    out.copy_from_slice(&hash[..6]);
+    out
 }
 
 /// The staged files of this process (`None` once it was told to stop: no more are made).

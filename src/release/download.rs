@@ -18,6 +18,35 @@ use crate::signature::SignatureCheck;
 
 use super::{ArtifactEvidence, Error, PendingSignature, Upstream};
 
+/// The staged file of a download and where its bytes go. With the cache on the same
+/// filesystem, the staged file is another name (a hard link) of the cache's partial
+/// download: every byte is written once, and once verified it is both the cache's entry
+/// and the installed file. (That inode is shared by the entry and this one install only:
+/// an install from the cache is a copy, so no two installs ever share one, and a chmod
+/// or an in-place write of the install changes an entry that is hashed again before any
+/// use.) Otherwise every byte is written to both.
+fn stage(
+    dir: &Path,
+    name: &str,
+    partial: Option<cache::Partial>,
+) -> Result<(Staged, cache::Download), crate::install::InstallError> {
+    let stage_err = |source| crate::install::InstallError::Stage { dir: dir.to_path_buf(), source };
+    if let Some(partial) = partial {
+        match Staged::link_to(dir, name, &partial.data_path()) {
+            Ok(staged) => return Ok((staged, cache::Download::linked(partial))),
+            Err(e) => {
+                tracing::debug!("cannot link the partial download into {}: {e}; writing both", dir.display());
+                let mut staged = Staged::new_in(dir, name)?;
+                let file = staged.file_mut().try_clone().map_err(stage_err)?;
+                return Ok((staged, cache::Download::new(file, Some(partial))));
+            }
+        }
+    }
+    let mut staged = Staged::new_in(dir, name)?;
+    let file = staged.file_mut().try_clone().map_err(stage_err)?;
+    Ok((staged, cache::Download::new(file, None)))
+}
+
 /// What a download came to: bytes that verified, or bytes that did not (the outcome
 /// says why; the staged file is gone).
 pub enum Downloaded {
@@ -52,12 +81,7 @@ impl Upstream {
         // Twice at most: bytes that do not verify after a resume may be a damaged part on
         // disk rather than the upstream's; they are dropped and downloaded once whole.
         loop {
-            let mut staged = Staged::new_in(dir, &artifact.install_name)?;
-            let file = staged.file_mut().try_clone().map_err(|source| crate::install::InstallError::Stage {
-                dir: dir.to_path_buf(),
-                source,
-            })?;
-            let mut sink = cache::Download::new(file, partial.take());
+            let (staged, mut sink) = stage(dir, &artifact.install_name, partial.take())?;
             let downloaded =
                 self.transport.download(&evidence.url, &mut sink, AlgorithmSet::BOTH, artifact.max_size, bar.as_ref());
             let (digests, _len) = match downloaded {

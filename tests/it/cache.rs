@@ -512,3 +512,20 @@ fn cache_dir_names_the_directory_and_clean_empties_it_but_the_trust_cache() {
     fetch_cached(&server, &root.path().join("d2"), &cache, &["kubelet", V], &[]).code(0);
     assert_eq!(server.hits(&kubelet()), 2, "after clean, the next fetch downloads");
 }
+
+#[test]
+fn a_destination_on_another_filesystem_gets_a_copy_and_still_resumes() {
+    // The staged file cannot be a link of the cache's partial there: bytes go to both.
+    let Ok(shm) = tempfile::tempdir_in("/dev/shm") else { return };
+    let server = Server::start();
+    let root = tempdir();
+    let (cache, dest) = (root.path().join("cache"), shm.path().join("d"));
+    let data = cut_at_half(&server, 24, 800_000, etag(), &cache, &dest);
+    server.fault(&kubelet(), Fault::Ranged(etag()));
+    fetch_cached(&server, &dest, &cache, &["kubelet", V], &[]).code(0);
+    assert_installed(&dest, "kubelet", &data);
+    assert_eq!(server.responses(&kubelet()), [(206, 400_000)]);
+    let installed = std::fs::metadata(dest.join("kubelet")).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::nlink(&installed), 1);
+    assert!(std::fs::read(entry(&cache, &data)).unwrap() == data);
+}
