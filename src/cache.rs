@@ -109,7 +109,11 @@ impl Cache {
             // A link planted in place of a subdirectory would send entries elsewhere.
             let meta = std::fs::symlink_metadata(&path).map_err(err(&path))?;
             if !meta.is_dir() {
-                return Err(CacheError::NotADirectory { dir: dir.to_path_buf(), path, kind: regular_file::kind(&meta) });
+                return Err(CacheError::NotADirectory {
+                    dir: dir.to_path_buf(),
+                    path,
+                    kind: regular_file::kind(&meta),
+                });
             }
             if meta.uid() != me {
                 return Err(CacheError::NotOwned { path, owner: meta.uid(), me });

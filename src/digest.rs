@@ -643,7 +643,8 @@ mod tests {
             Err(CopyError::Read { got, .. }) => assert_eq!(got, 3 * CHUNK as u64),
             other => panic!("{other:?}"),
         }
-        let capped = copy_hashing_ahead(&data[..], &mut io::sink(), AlgorithmSet::BOTH, None, 10 * CHUNK as u64, |_| {});
+        let capped =
+            copy_hashing_ahead(&data[..], &mut io::sink(), AlgorithmSet::BOTH, None, 10 * CHUNK as u64, |_| {});
         assert!(matches!(capped, Err(CopyError::Limit { .. })), "{capped:?}");
     }
 

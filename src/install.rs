@@ -67,8 +67,8 @@ impl Staged {
     pub fn new_in(dir: &Path, name: &str) -> Result<Staged, InstallError> {
         remove_abandoned(dir, name);
         let prefix = format!(".kverify-{name}-{}-", std::process::id());
-        let (file, registered) = staged_tempfile(dir, &prefix)
-            .map_err(|source| InstallError::Stage { dir: dir.to_path_buf(), source })?;
+        let (file, registered) =
+            staged_tempfile(dir, &prefix).map_err(|source| InstallError::Stage { dir: dir.to_path_buf(), source })?;
         Ok(Staged { file, _registered: registered })
     }
 

@@ -44,7 +44,9 @@ pub enum Plan {
 pub enum CacheAction {
     Dir,
     /// Remove everything, or only what was not used for this long.
-    Clean { older_than: Option<Duration> },
+    Clean {
+        older_than: Option<Duration>,
+    },
 }
 
 pub struct CachePlan {

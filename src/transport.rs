@@ -45,8 +45,8 @@ pub enum TransportError {
     },
     #[error("{url}: not found on the mirror ({})", path.display())]
     MirrorFileMissing { url: String, path: PathBuf },
-    #[error("{url}: the mirror holds {kind} at {}, not a file", path.display())]
-    MirrorNotAFile { url: String, path: PathBuf, kind: String },
+    #[error("{url}: the mirror holds {kind} there, not a file")]
+    MirrorNotAFile { url: String, kind: &'static str },
     #[error("{url}: connection failed")]
     Connect {
         url: String,
@@ -86,8 +86,14 @@ pub enum TransportError {
     },
     /// A `--mirror`/`KVERIFY_MIRROR` entry that cannot be used. The value itself is never
     /// printed (a base may carry a token); `shown` is a redacted form of it.
-    #[error("mirror entry {index} of {count} ({shown}) is not UPSTREAM=BASE with http(s):// or file:// URLs: {why}")]
-    BadMirror { index: usize, count: usize, shown: String, why: String },
+    #[error("{entry} is not UPSTREAM=BASE with http(s):// or file:// URLs: {why}")]
+    BadMirror {
+        /// `mirror entry 2 of 3 (https://***@host/path)`.
+        entry: String,
+        why: String,
+        /// The value held several entries (split at commas).
+        split: bool,
+    },
     #[error("--ca-cert {}: not a PEM certificate", path.display())]
     BadCaCert {
         path: PathBuf,
@@ -171,7 +177,7 @@ impl TransportError {
             TransportError::Downgrade { .. } => {
                 Some("a mirror or proxy redirected to plain http; fix it or use an https mirror".into())
             }
-            TransportError::BadMirror { count, .. } if *count > 1 => Some(
+            TransportError::BadMirror { split: true, .. } => Some(
                 "--mirror and KVERIFY_MIRROR split their value at every comma: a comma inside a credential must be \
                  written %2C"
                     .into(),
@@ -480,7 +486,10 @@ impl Transport {
                         _ => backoff,
                     };
                     if Instant::now() + pause >= deadline {
-                        tracing::info!("{e}; no retry: the pause would end past the deadline of {} s", length.as_secs());
+                        tracing::info!(
+                            "{e}; no retry: the pause would end past the deadline of {} s",
+                            length.as_secs()
+                        );
                         return Err(match e {
                             TransportError::Status { .. } => e,
                             _ => TransportError::Deadline {
@@ -528,7 +537,7 @@ impl Transport {
                 }
                 Err(_) if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) => {
                     let kind = std::fs::symlink_metadata(&path).map(|m| regular_file::kind(&m)).unwrap_or("?");
-                    Err(TransportError::MirrorNotAFile { url: shown, path, kind: kind.to_string() })
+                    Err(TransportError::MirrorNotAFile { url: shown, kind })
                 }
                 Err(source) => Err(TransportError::MirrorRead { url: shown, source }),
             };
@@ -536,7 +545,11 @@ impl Transport {
         if self.offline {
             return Err(TransportError::Offline { url: shown });
         }
-        tracing::debug!("GET {}{}", redact(located), resume.map_or(String::new(), |r| format!(" from byte {}", r.have)));
+        tracing::debug!(
+            "GET {}{}",
+            redact(located),
+            resume.map_or(String::new(), |r| format!(" from byte {}", r.have))
+        );
         let mut request = self.client.get(located);
         if let Some(r) = resume {
             request = request.header(RANGE, format!("bytes={}-", r.have)).header(IF_RANGE, r.validator.header_value());
@@ -550,7 +563,11 @@ impl Transport {
         match (resume, status) {
             (Some(r), 206) => match fitting_range(response.headers(), r) {
                 Some(total) => {
-                    let start = Start { offset: r.have, total: Some(total), validator: validator.or(Some(r.validator.clone())) };
+                    let start = Start {
+                        offset: r.have,
+                        total: Some(total),
+                        validator: validator.or(Some(r.validator.clone())),
+                    };
                     let body = self.body_of(response, &shown, cap.saturating_sub(r.have), deadline.0)?;
                     Ok((body, start))
                 }
@@ -612,9 +629,12 @@ impl Transport {
                 bar.advance(n);
             }
         });
-        let deadline_passed = |got| TransportError::Deadline { url: url.clone(), seconds: length.as_secs(), got, total };
+        let deadline_passed =
+            |got| TransportError::Deadline { url: url.clone(), seconds: length.as_secs(), got, total };
         let (digests, got) = copied.map_err(|e| match e {
-            CopyError::Read { got, source } if is_deadline(&source) || (is_timeout(&source) && Instant::now() >= deadline) => {
+            CopyError::Read { got, source }
+                if is_deadline(&source) || (is_timeout(&source) && Instant::now() >= deadline) =>
+            {
                 deadline_passed(got)
             }
             CopyError::Read { source, .. } if is_timeout(&source) => {
@@ -707,10 +727,9 @@ fn parse_mirrors(entries: &[String]) -> Result<Vec<(String, String)>, TransportE
             continue;
         }
         let bad = |why: &str| TransportError::BadMirror {
-            index: i + 1,
-            count,
-            shown: redact_entry(entry),
+            entry: format!("mirror entry {} of {count} ({})", i + 1, redact_entry(entry)),
             why: why.to_string(),
+            split: count > 1,
         };
         let Some((upstream, base)) = entry.split_once('=') else { return Err(bad("no `=`")) };
         for (what, url) in [("UPSTREAM", upstream), ("BASE", base)] {
@@ -736,7 +755,7 @@ fn redact_entry(entry: &str) -> String {
             if !u.username().is_empty() || u.password().is_some() {
                 shown.push_str("***@");
             }
-            shown.push_str(&u.host_str().unwrap_or_default().to_string());
+            shown.push_str(u.host_str().unwrap_or_default());
             if let Some(port) = u.port() {
                 shown.push_str(&format!(":{port}"));
             }
@@ -882,7 +901,16 @@ mod tests {
         assert!(e.to_string().contains("mirror entry 2 of 2 (…)"), "{e}");
         let ok = parse_mirrors(&["https://dl.k8s.io=https://user:p%2Cw@mirror.example/k8s/".into()]).unwrap();
         assert_eq!(ok, [("https://dl.k8s.io".to_string(), "https://user:p%2Cw@mirror.example/k8s".to_string())]);
-        assert_eq!(redact_entry("https://dl.k8s.io=https://u:p@m.example:8443/k"), "https://dl.k8s.io=https://***@m.example:8443/k");
+        assert_eq!(
+            redact_entry("https://dl.k8s.io=https://u:p@m.example:8443/k"),
+            "https://dl.k8s.io=https://***@m.example:8443/k"
+        );
+    }
+
+    #[test]
+    fn errors_stay_small() {
+        // Every pipeline error carries one; clippy's result_large_err counts the bytes.
+        assert!(std::mem::size_of::<TransportError>() <= 64, "{}", std::mem::size_of::<TransportError>());
     }
 
     #[test]

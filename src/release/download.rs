@@ -71,7 +71,7 @@ impl Upstream {
         let cache = self.cache();
         let sha256 = first_sha256(&evidence.expected);
         if let (Some(cache), Some(sha256)) = (cache, &sha256) {
-            if let Some(verified) = self.from_cache(cache, sha256, artifact, evidence, dir, outcome)? {
+            if let Some(verified) = self.cached_copy(cache, sha256, artifact, evidence, dir, outcome)? {
                 return Ok(Downloaded::Verified(Box::new(verified)));
             }
         }
@@ -131,7 +131,7 @@ impl Upstream {
     /// The artifact from the download cache, staged in `dir` and verified like a
     /// download: `None` when nothing is stored under `sha256`, or what is stored does not
     /// verify (it is then removed).
-    fn from_cache(
+    fn cached_copy(
         &self,
         cache: &Cache,
         sha256: &[u8; 32],
@@ -192,7 +192,11 @@ impl Upstream {
     /// When `dir` already holds every binary of an archive that a lock pins, with the
     /// pinned bytes: their names (nothing needs downloading). `Ok(None)` when there is no
     /// such pin, or any binary is missing or differs.
-    pub fn binaries_already_installed(&self, evidence: &ArtifactEvidence, dir: &Path) -> Result<Option<Vec<String>>, Error> {
+    pub fn binaries_already_installed(
+        &self,
+        evidence: &ArtifactEvidence,
+        dir: &Path,
+    ) -> Result<Option<Vec<String>>, Error> {
         let mut names: Vec<&str> = evidence.binaries.iter().filter_map(|e| e.name.as_deref()).collect();
         names.dedup();
         if names.is_empty() {

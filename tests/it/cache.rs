@@ -170,7 +170,8 @@ fn offline_with_a_lock_installs_from_the_cache_with_no_request() {
     assert_installed(&dest, "kubelet", &data);
     // Nothing cached: --offline cannot help, exit 3, nothing installed, still no request.
     let empty = root.path().join("d3");
-    let run = fetch_cached(&server, &empty, &root.path().join("none"), &["kubelet", V], &["--lock", &lock, "--offline"]);
+    let run =
+        fetch_cached(&server, &empty, &root.path().join("none"), &["kubelet", V], &["--lock", &lock, "--offline"]);
     run.code(3);
     assert!(server.requests().is_empty(), "{:?}", server.paths());
     assert_eq!(listing(&empty), Vec::<String>::new());

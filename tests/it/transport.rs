@@ -470,8 +470,19 @@ fn a_fifo_artifact_on_a_file_mirror_does_not_hang_fetch() {
     let mirror = format!("https://dl.k8s.io=file://{}", dir.display());
     let started = Instant::now();
     let run = kverify([
-        "fetch", "kubelet", V, "--dest", dest.to_str().unwrap(), "--mirror", &mirror, "--os", "linux", "--arch",
-        "amd64", "--no-progress", "--insecure-skip-signature",
+        "fetch",
+        "kubelet",
+        V,
+        "--dest",
+        dest.to_str().unwrap(),
+        "--mirror",
+        &mirror,
+        "--os",
+        "linux",
+        "--arch",
+        "amd64",
+        "--no-progress",
+        "--insecure-skip-signature",
     ]);
     assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
     run.code(1);
@@ -482,8 +493,19 @@ fn a_fifo_artifact_on_a_file_mirror_does_not_hang_fetch() {
     let elsewhere = write(root.path(), "elsewhere", &data);
     std::os::unix::fs::symlink(&elsewhere, &fifo).unwrap();
     let run = kverify([
-        "fetch", "kubelet", V, "--dest", dest.to_str().unwrap(), "--mirror", &mirror, "--os", "linux", "--arch",
-        "amd64", "--no-progress", "--insecure-skip-signature",
+        "fetch",
+        "kubelet",
+        V,
+        "--dest",
+        dest.to_str().unwrap(),
+        "--mirror",
+        &mirror,
+        "--os",
+        "linux",
+        "--arch",
+        "amd64",
+        "--no-progress",
+        "--insecure-skip-signature",
     ]);
     run.code(1);
     assert!(text(&run).contains("a symbolic link"), "{}", text(&run));
@@ -571,7 +593,17 @@ fn credentials_in_a_bad_mirror_value_are_never_printed() {
     for value in &cases {
         for (flag, env) in [(true, false), (false, true)] {
             let mut cmd = kverify_cmd();
-            cmd.args(["fetch", "kubelet", V, "--dest", dest.path().to_str().unwrap(), "--os", "linux", "--arch", "amd64"]);
+            cmd.args([
+                "fetch",
+                "kubelet",
+                V,
+                "--dest",
+                dest.path().to_str().unwrap(),
+                "--os",
+                "linux",
+                "--arch",
+                "amd64",
+            ]);
             if flag {
                 cmd.args(["--mirror", value]);
             }

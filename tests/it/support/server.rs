@@ -346,11 +346,9 @@ fn handle<S: Read + Write>(state: &State, mut stream: S, raw: &TcpStream) -> io:
                     Ok(())
                 }
                 Fault::Ranged(_) => w.html(404),
-                Fault::Status(_)
-                | Fault::Html
-                | Fault::Redirect(_)
-                | Fault::Times { .. }
-                | Fault::StatusWith(..) => unreachable!(),
+                Fault::Status(_) | Fault::Html | Fault::Redirect(_) | Fault::Times { .. } | Fault::StatusWith(..) => {
+                    unreachable!()
+                }
             }
         }
     }
