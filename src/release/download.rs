@@ -9,7 +9,7 @@ use std::path::Path;
 
 use crate::cache::{self, Cache};
 use crate::catalog::Artifact;
-use crate::digest::{hash_file, hash_files, Algorithm, AlgorithmSet, Digests};
+use crate::digest::{hash_file, hash_files, AlgorithmSet, Digests};
 use crate::expect::{first_sha256, Expected};
 use crate::install::{Staged, Verified};
 use crate::progress::Progress;
@@ -141,11 +141,10 @@ impl Upstream {
         outcome: &mut Outcome,
     ) -> Result<Option<Verified>, Error> {
         let mut staged = Staged::new_in(dir, &artifact.install_name)?;
-        // Every algorithm the evidence names is computed (SHA-512 on a second core), so
-        // cached bytes are judged exactly as downloaded ones.
-        let mut set = AlgorithmSet::only(Algorithm::Sha256);
-        evidence.expected.iter().for_each(|e| set.insert(e.digest.algorithm()));
-        let digests = match cache.stage_entry(sha256, staged.file_mut(), set) {
+        // Both digests, as a download computes them (SHA-512 on a second core): cached
+        // bytes are judged exactly as downloaded ones, against every digest the evidence
+        // names, and a lock pins both digests of an archive found in the cache.
+        let digests = match cache.stage_entry(sha256, staged.file_mut(), AlgorithmSet::BOTH) {
             None => return Ok(None),
             Some(Ok((digests, _))) => digests,
             Some(Err(e)) => {

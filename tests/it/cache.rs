@@ -530,3 +530,27 @@ fn a_destination_on_another_filesystem_gets_a_copy_and_still_resumes() {
     assert_eq!(std::os::unix::fs::MetadataExt::nlink(&installed), 1);
     assert!(std::fs::read(entry(&cache, &data)).unwrap() == data);
 }
+
+#[test]
+fn a_lock_of_a_cached_archive_still_pins_both_digests() {
+    let server = Server::start();
+    let release = publish_etcd(&server, "v3.5.12");
+    let root = tempdir();
+    let cache = root.path().join("cache");
+    fetch_cached(&server, &root.path().join("d"), &cache, &["etcd", "v3.5.12"], &[]).code(0);
+    let lock = root.path().join("kverify.lock");
+    let out = kverify_cmd()
+        .env("KVERIFY_CACHE_DIR", &cache)
+        .args(["lock", "etcd@v3.5.12", "--platform", "linux/amd64", "-o"])
+        .arg(&lock)
+        .args(mirror_args(&server))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(server.hits(&release.path), 1, "the lock took the archive from the cache");
+    let text = std::fs::read_to_string(&lock).unwrap();
+    assert!(text.contains(&sha512_hex(&release.archive)), "the archive's SHA-512 is pinned:\n{text}");
+    for (_, data) in &release.binaries {
+        assert!(text.contains(&sha512_hex(data)), "{text}");
+    }
+}
