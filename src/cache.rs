@@ -57,6 +57,8 @@ pub enum CacheError {
     },
     #[error("download cache {} is owned by uid {owner}, not by this user (uid {me})", path.display())]
     NotOwned { path: PathBuf, owner: u32, me: u32 },
+    #[error("download cache {} can be written by others (mode {mode:04o})", path.display())]
+    Writable { path: PathBuf, mode: u32 },
     #[error("download cache {}: {} is {}, not a directory", dir.display(), path.display(), kind)]
     NotADirectory { dir: PathBuf, path: PathBuf, kind: &'static str },
 }
@@ -64,6 +66,18 @@ pub enum CacheError {
 impl Classified for CacheError {
     fn exit_status(&self) -> ExitStatus {
         ExitStatus::Io
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            CacheError::NoDir => Some("set KVERIFY_CACHE_DIR to a directory for it".into()),
+            CacheError::NotOwned { .. } | CacheError::Writable { .. } | CacheError::NotADirectory { .. } => Some(
+                "point KVERIFY_CACHE_DIR at a directory of this user's own that only it can write to, or a path \
+                 that does not exist yet (kverify creates it, mode 0700)"
+                    .into(),
+            ),
+            CacheError::Dir { .. } => None,
+        }
     }
 }
 
@@ -84,7 +98,7 @@ pub struct Cache {
 
 impl Cache {
     /// Opens `dir`, creating it (mode 0700) when missing. A directory owned by another
-    /// user is refused; one of ours that others can enter is made 0700 again.
+    /// user, or that others can write to, is refused.
     pub fn open(dir: &Path) -> Result<Cache, CacheError> {
         let err = |path: &Path| {
             let path = path.to_path_buf();
@@ -96,8 +110,11 @@ impl Cache {
         if meta.uid() != me {
             return Err(CacheError::NotOwned { path: dir.to_path_buf(), owner: meta.uid(), me });
         }
-        if meta.mode() & 0o077 != 0 {
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(err(dir))?;
+        // Never chmod a directory that was there before (KVERIFY_CACHE_DIR=/var/cache must
+        // not lock others out of it); one that others can write to is not used. Entries
+        // and partials live in 0700 subdirectories of kverify's own either way.
+        if meta.mode() & 0o022 != 0 {
+            return Err(CacheError::Writable { path: dir.to_path_buf(), mode: meta.mode() & 0o7777 });
         }
         for sub in [ENTRIES, PARTIALS] {
             let path = dir.join(sub);
@@ -595,6 +612,11 @@ mod tests {
         std::os::unix::fs::symlink("/tmp", dir.path().join(ENTRIES)).unwrap();
         let e = Cache::open(dir.path()).unwrap_err();
         assert!(e.to_string().contains("not a directory"), "{e}");
+        let shared = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+        let e = Cache::open(shared.path()).unwrap_err();
+        assert!(e.to_string().contains("can be written by others (mode 1777)"), "{e}");
+        assert_eq!(std::fs::metadata(shared.path()).unwrap().permissions().mode() & 0o7777, 0o1777, "left as it was");
         if rustix::process::geteuid().is_root() {
             let theirs = tempfile::tempdir().unwrap();
             std::os::unix::fs::chown(theirs.path(), Some(65534), None).unwrap();

@@ -101,6 +101,7 @@ impl Classified for Error {
             Error::Node(e) => e.hint(),
             Error::Trust(e) => e.hint(),
             Error::Signature(e) => e.hint(),
+            Error::Cache(e) => e.hint(),
             _ => None,
         };
         capability.or_else(|| match self {
