@@ -15,6 +15,7 @@ pub mod install;
 pub mod lock;
 pub mod logging;
 pub mod node;
+pub mod openpgp;
 pub mod platform;
 pub mod progress;
 pub mod rekor;
