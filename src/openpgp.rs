@@ -16,7 +16,9 @@ use std::fmt;
 use pgp::armor::{BlockType, Dearmor, DearmorOptions};
 use pgp::composed::{Deserializable as _, SignedPublicKey, SignedPublicSubKey};
 use pgp::crypto::hash::HashAlgorithm;
-use pgp::packet::{Packet, PacketParser, PacketTrait as _, RevocationCode, Signature, SignatureType, SignatureVersion, SubpacketData};
+use pgp::packet::{
+    Packet, PacketParser, PacketTrait as _, RevocationCode, Signature, SignatureType, SignatureVersion, SubpacketData,
+};
 use pgp::types::{KeyDetails, Tag};
 
 /// The largest file [`verify_cleartext`] and [`verify_detached`] read as the signed file: the
@@ -283,7 +285,8 @@ impl Keyring {
                     problem: FramingProblem::Unterminated("`-----END PGP PUBLIC KEY BLOCK-----`"),
                 }
             })?;
-            let unreadable = |cause| OpenPgpError::KeyringUnreadable { source_name: source_name.clone(), line: begin + 1, cause };
+            let unreadable =
+                |cause| OpenPgpError::KeyringUnreadable { source_name: source_name.clone(), line: begin + 1, cause };
             let (parsed, _) = SignedPublicKey::from_armor_many(lines.span(begin, end)).map_err(unreadable)?;
             for key in parsed {
                 merge(&mut keys, key.map_err(unreadable)?);
@@ -293,7 +296,8 @@ impl Keyring {
         }
         // No armor at all: binary packets, which start with a byte whose high bit is set.
         if blocks == 0 && bytes.first().is_some_and(|b| b & 0x80 != 0) {
-            let unreadable = |cause| OpenPgpError::KeyringUnreadable { source_name: source_name.clone(), line: 1, cause };
+            let unreadable =
+                |cause| OpenPgpError::KeyringUnreadable { source_name: source_name.clone(), line: 1, cause };
             for key in SignedPublicKey::from_bytes_many(bytes).map_err(unreadable)? {
                 merge(&mut keys, key.map_err(unreadable)?);
             }
@@ -506,7 +510,9 @@ fn frame_cleartext<'a>(source: &str, bytes: &'a [u8]) -> Result<Framed<'a>, Open
     let framing = |line: usize, problem| OpenPgpError::Framing { source_name: source_name(), line: line + 1, problem };
 
     // Only whitespace before the message.
-    let begin = (0..lines.len()).find(|&i| !lines.is_blank(i)).ok_or_else(|| OpenPgpError::NotClearSigned { source_name: source_name() })?;
+    let begin = (0..lines.len())
+        .find(|&i| !lines.is_blank(i))
+        .ok_or_else(|| OpenPgpError::NotClearSigned { source_name: source_name() })?;
     if lines.trimmed(begin) != BEGIN_SIGNED {
         return Err(match (0..lines.len()).any(|i| lines.trimmed(i) == BEGIN_SIGNED) {
             true => OpenPgpError::OutsideSignedText { source_name: source_name(), line: begin + 1 },
@@ -530,7 +536,10 @@ fn frame_cleartext<'a>(source: &str, bytes: &'a [u8]) -> Result<Framed<'a>, Open
             return Err(framing(index, FramingProblem::UnexpectedHeader(name.chars().take(64).collect())));
         };
         for value in values.split(',').map(str::trim) {
-            hashes.push(hash_by_name(value).ok_or_else(|| framing(index, FramingProblem::UnknownHash(value.chars().take(64).collect())))?);
+            hashes.push(
+                hash_by_name(value)
+                    .ok_or_else(|| framing(index, FramingProblem::UnknownHash(value.chars().take(64).collect())))?,
+            );
         }
         index += 1;
     }
@@ -593,7 +602,8 @@ fn frame_cleartext<'a>(source: &str, bytes: &'a [u8]) -> Result<Framed<'a>, Open
 /// The armored block of a detached signature file: whitespace, one block, whitespace.
 fn frame_detached<'a>(source: &str, bytes: &'a [u8]) -> Result<&'a [u8], OpenPgpError> {
     let lines = Lines::new(bytes);
-    let framing = |line: usize, problem| OpenPgpError::Framing { source_name: source.to_string(), line: line + 1, problem };
+    let framing =
+        |line: usize, problem| OpenPgpError::Framing { source_name: source.to_string(), line: line + 1, problem };
     let begin = (0..lines.len()).find(|&i| !lines.is_blank(i)).unwrap_or(0);
     if begin >= lines.len() || lines.trimmed(begin) != BEGIN_SIGNATURE {
         return Err(framing(begin, FramingProblem::NotArmoredSignature));
@@ -656,7 +666,9 @@ fn read_signature(source: &str, block: &[u8]) -> Result<Signature, OpenPgpError>
     }
     match <[Signature; 1]>::try_from(signatures) {
         Ok([signature]) => Ok(signature),
-        Err(signatures) => Err(OpenPgpError::SignatureCount { source_name: source.to_string(), count: signatures.len() }),
+        Err(signatures) => {
+            Err(OpenPgpError::SignatureCount { source_name: source.to_string(), count: signatures.len() })
+        }
     }
 }
 
@@ -729,22 +741,28 @@ fn judge(
     let Some(&(first_cert, first_sub)) = candidates.first() else {
         let issuer = match fingerprints.first() {
             Some(fp) => hex_upper(fp),
-            None => key_ids.first().map(|id| hex::encode_upper(id)).unwrap_or_default(),
+            None => key_ids.first().map(hex::encode_upper).unwrap_or_default(),
         };
-        return Err(OpenPgpError::UnknownKey { source_name: source_name(), issuer, keyring: keyring.source_name.clone() });
+        return Err(OpenPgpError::UnknownKey {
+            source_name: source_name(),
+            issuer,
+            keyring: keyring.source_name.clone(),
+        });
     };
     let verified = candidates.iter().find(|(cert, sub)| match sub {
         Some(sub) => signature.verify(&sub.key, data).is_ok(),
         None => signature.verify(&cert.primary_key, data).is_ok(),
     });
     let Some(&(cert, sub)) = verified else {
-        let key = first_sub.map_or_else(|| hex_upper(&first_cert.primary_key.fingerprint()), |s| hex_upper(&s.key.fingerprint()));
+        let key = first_sub
+            .map_or_else(|| hex_upper(&first_cert.primary_key.fingerprint()), |s| hex_upper(&s.key.fingerprint()));
         return Err(OpenPgpError::BadSignature { source_name: source_name(), key });
     };
     let validity = judge_key(cert, sub, t, now.as_second()).map_err(|problem| problem.into_error(source, signed_at))?;
     Ok(PgpSignature {
         fingerprint: hex_upper(&cert.primary_key.fingerprint()),
-        signing_key: sub.map_or_else(|| hex_upper(&cert.primary_key.fingerprint()), |s| hex_upper(&s.key.fingerprint())),
+        signing_key: sub
+            .map_or_else(|| hex_upper(&cert.primary_key.fingerprint()), |s| hex_upper(&s.key.fingerprint())),
         user_id: validity.user_id,
         signed_at,
         expired_since: validity.expired_since.map(timestamp),
@@ -805,7 +823,12 @@ struct SelfSig<'a> {
 /// signature only): when every self-signature is newer than `t`, the oldest of them, the
 /// nearest statement the key's owner left, is used. Revocations count whenever they were made,
 /// as with gpg. Whether the key has expired since is judged by the newest self-signature.
-fn judge_key(cert: &SignedPublicKey, sub: Option<&SignedPublicSubKey>, t: i64, now: i64) -> Result<Validity, KeyProblem> {
+fn judge_key(
+    cert: &SignedPublicKey,
+    sub: Option<&SignedPublicSubKey>,
+    t: i64,
+    now: i64,
+) -> Result<Validity, KeyProblem> {
     let primary = &cert.primary_key;
     let primary_fpr = hex_upper(&primary.fingerprint());
     let what = "primary key";
@@ -829,7 +852,8 @@ fn judge_key(cert: &SignedPublicKey, sub: Option<&SignedPublicSubKey>, t: i64, n
     let mut user_ids: Vec<(String, bool)> = Vec::new();
     for user in &cert.details.users {
         let verifies = |s: &&Signature| usable(s) && s.verify_certification(primary, Tag::UserId, &user.id).is_ok();
-        let revoked = user.signatures.iter().filter(|s| s.typ() == Some(SignatureType::CertRevocation)).any(|s| verifies(&s));
+        let revoked =
+            user.signatures.iter().filter(|s| s.typ() == Some(SignatureType::CertRevocation)).any(|s| verifies(&s));
         if revoked {
             continue;
         }
@@ -864,8 +888,9 @@ fn judge_key(cert: &SignedPublicKey, sub: Option<&SignedPublicSubKey>, t: i64, n
             return Err(KeyProblem::Expired { what, key: primary_fpr, at });
         }
     }
-    let mut expiries_now = vec![in_effect(&self_sigs, now.saturating_add(CLOCK_SKEW_SECS))
-        .and_then(|s| key_expiry(s.sig, primary_created))];
+    let mut expiries_now = vec![
+        in_effect(&self_sigs, now.saturating_add(CLOCK_SKEW_SECS)).and_then(|s| key_expiry(s.sig, primary_created))
+    ];
 
     match sub {
         None => {
@@ -915,7 +940,9 @@ fn judge_key(cert: &SignedPublicKey, sub: Option<&SignedPublicSubKey>, t: i64, n
                     return Err(KeyProblem::Expired { what, key, at });
                 }
             }
-            expiries_now.push(in_effect(&bindings, now.saturating_add(CLOCK_SKEW_SECS)).and_then(|s| key_expiry(s.sig, created)));
+            expiries_now.push(
+                in_effect(&bindings, now.saturating_add(CLOCK_SKEW_SECS)).and_then(|s| key_expiry(s.sig, created)),
+            );
         }
     }
     let expired_since = expiries_now.into_iter().flatten().filter(|&at| at <= now).min();
@@ -976,7 +1003,8 @@ fn revocation_reason(sig: &Signature) -> String {
         Some(RevocationCode::KeyRetired) => "retired".to_string(),
         Some(other) => format!("reason code {}", u8::from(*other)),
     };
-    let text = sig.revocation_reason_string().map(|s| String::from_utf8_lossy(s).trim().to_string()).unwrap_or_default();
+    let text =
+        sig.revocation_reason_string().map(|s| String::from_utf8_lossy(s).trim().to_string()).unwrap_or_default();
     match text.is_empty() {
         true => code,
         false => format!("{code}: {}", text.chars().take(200).collect::<String>()),
@@ -990,4 +1018,1063 @@ fn hex_upper(fingerprint: &pgp::types::Fingerprint) -> String {
 /// Unix seconds as a timestamp; every time an OpenPGP packet can state is in jiff's range.
 fn timestamp(secs: i64) -> jiff::Timestamp {
     jiff::Timestamp::from_second(secs).unwrap_or(jiff::Timestamp::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::OnceLock;
+
+    use pgp::composed::{DetachedSignature, KeyType, SignedKeyDetails};
+    use pgp::packet::{
+        KeyFlags, PubKeyInner, PublicKey, PublicSubkey, SecretKey, SecretSubkey, SignatureConfig, Subpacket, UserId,
+    };
+    use pgp::ser::Serialize as _;
+    use pgp::types::{Duration, KeyVersion, Password, SignedUser, Timestamp};
+    use rand::rngs::StdRng;
+    use rand::SeedableRng as _;
+
+    use super::*;
+
+    // ---- time
+
+    fn secs(rfc3339: &str) -> u32 {
+        let t: jiff::Timestamp = rfc3339.parse().unwrap();
+        u32::try_from(t.as_second()).unwrap()
+    }
+
+    /// "Now" for every test: fixed, so that expiry verdicts never change with the calendar.
+    fn now() -> jiff::Timestamp {
+        "2026-11-30T00:00:00Z".parse().unwrap()
+    }
+
+    const YEAR: u32 = 365 * 86400;
+
+    // ---- test keys, made with rPGP itself, every self-signature dated as a test needs
+
+    /// One subkey of a test key.
+    struct SubSpec {
+        key_type: KeyType,
+        sign: bool,
+        created: u32,
+        /// Whether signing-subkey bindings carry the subkey's back-signature.
+        back_signed: bool,
+        /// Binding signatures: (created, key expiry in seconds after the subkey's creation).
+        bindings: Vec<(u32, Option<u32>)>,
+        revoked_at: Option<u32>,
+    }
+
+    struct Spec {
+        seed: u64,
+        key_type: KeyType,
+        /// The primary key's signing flag (it always certifies).
+        sign: bool,
+        created: u32,
+        user_id: &'static str,
+        /// User ID self-signatures: (created, key expiry in seconds after creation).
+        self_sigs: Vec<(u32, Option<u32>)>,
+        sub: Option<SubSpec>,
+        /// A key revocation (reason: compromised, "lost the laptop"), dated.
+        revoked_at: Option<u32>,
+    }
+
+    struct TestKey {
+        public: SignedPublicKey,
+        primary: SecretKey,
+        sub: Option<SecretSubkey>,
+    }
+
+    fn sig_config(
+        typ: SignatureType,
+        alg: pgp::crypto::public_key::PublicKeyAlgorithm,
+        key: &impl KeyDetails,
+        at: u32,
+    ) -> SignatureConfig {
+        let mut config = SignatureConfig::v4(typ, alg, HashAlgorithm::Sha256);
+        config.hashed_subpackets = vec![
+            Subpacket::regular(SubpacketData::SignatureCreationTime(Timestamp::from_secs(at))).unwrap(),
+            Subpacket::regular(SubpacketData::IssuerFingerprint(key.fingerprint())).unwrap(),
+        ];
+        config.unhashed_subpackets = vec![Subpacket::regular(SubpacketData::IssuerKeyId(key.legacy_key_id())).unwrap()];
+        config
+    }
+
+    fn hashed(config: &mut SignatureConfig, data: SubpacketData) {
+        config.hashed_subpackets.push(Subpacket::regular(data).unwrap());
+    }
+
+    impl TestKey {
+        fn new(spec: Spec) -> TestKey {
+            let mut rng = StdRng::seed_from_u64(spec.seed);
+            let pw = Password::empty();
+            let (public_params, secret_params) = spec.key_type.generate(&mut rng).unwrap();
+            let inner = PubKeyInner::new(
+                KeyVersion::V4,
+                spec.key_type.to_alg(),
+                Timestamp::from_secs(spec.created),
+                None,
+                public_params,
+            )
+            .unwrap();
+            let primary_pub = PublicKey::from_inner(inner).unwrap();
+            let primary = SecretKey::new(primary_pub.clone(), secret_params).unwrap();
+            let alg = spec.key_type.to_alg();
+
+            let user_id = UserId::from_str(Default::default(), spec.user_id).unwrap();
+            let mut flags = KeyFlags::default();
+            flags.set_certify(true);
+            flags.set_sign(spec.sign);
+            let certifications = spec
+                .self_sigs
+                .iter()
+                .map(|&(at, expiry)| {
+                    let mut config = sig_config(SignatureType::CertPositive, alg, &primary_pub, at);
+                    hashed(&mut config, SubpacketData::KeyFlags(flags.clone()));
+                    hashed(&mut config, SubpacketData::IsPrimary(true));
+                    if let Some(expiry) = expiry {
+                        hashed(&mut config, SubpacketData::KeyExpirationTime(Duration::from_secs(expiry)));
+                    }
+                    config.sign_certification(&primary, &primary_pub, &pw, Tag::UserId, &user_id).unwrap()
+                })
+                .collect();
+            let revocations = spec
+                .revoked_at
+                .map(|at| {
+                    let mut config = sig_config(SignatureType::KeyRevocation, alg, &primary_pub, at);
+                    hashed(
+                        &mut config,
+                        SubpacketData::RevocationReason(RevocationCode::KeyCompromised, "lost the laptop".into()),
+                    );
+                    config.sign_key(&primary, &pw, &primary_pub).unwrap()
+                })
+                .into_iter()
+                .collect();
+
+            let mut subkeys = Vec::new();
+            let mut sub_secret = None;
+            if let Some(sub) = spec.sub {
+                let (public_params, secret_params) = sub.key_type.generate(&mut rng).unwrap();
+                let inner = PubKeyInner::new(
+                    KeyVersion::V4,
+                    sub.key_type.to_alg(),
+                    Timestamp::from_secs(sub.created),
+                    None,
+                    public_params,
+                )
+                .unwrap();
+                let sub_pub = PublicSubkey::from_inner(inner).unwrap();
+                let sub_sec = SecretSubkey::new(sub_pub.clone(), secret_params).unwrap();
+                let mut sub_flags = KeyFlags::default();
+                sub_flags.set_sign(sub.sign);
+                sub_flags.set_encrypt_comms(!sub.sign);
+                sub_flags.set_encrypt_storage(!sub.sign);
+                let mut signatures: Vec<Signature> = sub
+                    .bindings
+                    .iter()
+                    .map(|&(at, expiry)| {
+                        let mut config = sig_config(SignatureType::SubkeyBinding, alg, &primary_pub, at);
+                        hashed(&mut config, SubpacketData::KeyFlags(sub_flags.clone()));
+                        if let Some(expiry) = expiry {
+                            hashed(&mut config, SubpacketData::KeyExpirationTime(Duration::from_secs(expiry)));
+                        }
+                        if sub.back_signed {
+                            let back = sig_config(SignatureType::KeyBinding, sub.key_type.to_alg(), &sub_pub, at)
+                                .sign_primary_key_binding(&sub_sec, &sub_pub, &pw, &primary_pub)
+                                .unwrap();
+                            hashed(&mut config, SubpacketData::EmbeddedSignature(Box::new(back)));
+                        }
+                        config.sign_subkey_binding(&primary, &primary_pub, &pw, &sub_pub).unwrap()
+                    })
+                    .collect();
+                if let Some(at) = sub.revoked_at {
+                    let mut config = sig_config(SignatureType::SubkeyRevocation, alg, &primary_pub, at);
+                    hashed(&mut config, SubpacketData::RevocationReason(RevocationCode::KeySuperseded, "".into()));
+                    signatures.push(config.sign_subkey_binding(&primary, &primary_pub, &pw, &sub_pub).unwrap());
+                }
+                subkeys.push(SignedPublicSubKey { key: sub_pub, signatures });
+                sub_secret = Some(sub_sec);
+            }
+            let public = SignedPublicKey {
+                primary_key: primary_pub,
+                details: SignedKeyDetails::new(
+                    revocations,
+                    vec![],
+                    vec![SignedUser::new(user_id, certifications)],
+                    vec![],
+                ),
+                public_subkeys: subkeys,
+            };
+            TestKey { public, primary, sub: sub_secret }
+        }
+
+        fn fingerprint(&self) -> String {
+            hex_upper(&self.public.primary_key.fingerprint())
+        }
+
+        fn sub_fingerprint(&self) -> String {
+            hex_upper(&self.public.public_subkeys[0].key.fingerprint())
+        }
+
+        fn armored(&self) -> String {
+            self.public.to_armored_string(Default::default()).unwrap()
+        }
+
+        fn keyring(&self) -> Keyring {
+            Keyring::parse("test.keyring", self.armored().as_bytes()).unwrap()
+        }
+
+        /// A document signature by the signing subkey, or the primary key if there is none.
+        fn sign(&self, typ: SignatureType, hash: HashAlgorithm, at: u32, data: &[u8]) -> Signature {
+            match &self.sub {
+                Some(sub) => sign_with(sub, typ, hash, at, data),
+                None => sign_with(&self.primary, typ, hash, at, data),
+            }
+        }
+    }
+
+    fn sign_with<K: pgp::types::SigningKey>(
+        key: &K,
+        typ: SignatureType,
+        hash: HashAlgorithm,
+        at: u32,
+        data: &[u8],
+    ) -> Signature {
+        let mut config = sig_config(typ, key.algorithm(), key, at);
+        config.hash_alg = hash;
+        config.sign(key, &Password::empty(), data).unwrap()
+    }
+
+    /// An armored signature block holding `signatures`, as `gpg --armor` writes it.
+    fn armor(signatures: &[Signature]) -> String {
+        let detached: Vec<DetachedSignature> = signatures.iter().cloned().map(DetachedSignature::new).collect();
+        let mut out = Vec::new();
+        pgp::armor::write(&detached, BlockType::Signature, &mut out, None, true).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// The text a clear-signature covers: lines without trailing blanks, joined by CR LF.
+    fn canonical(text: &str) -> String {
+        text.lines().map(|l| l.trim_end_matches([' ', '\t'])).collect::<Vec<_>>().join("\r\n")
+    }
+
+    /// `text` clear-signed as `gpg --clear-sign` writes it (runc's `script/release_sign.sh`).
+    fn clearsign(key: &TestKey, text: &str, at: u32) -> String {
+        clearsign_with(
+            &[key.sign(SignatureType::Text, HashAlgorithm::Sha256, at, canonical(text).as_bytes())],
+            "SHA256",
+            text,
+        )
+    }
+
+    fn clearsign_with(signatures: &[Signature], hash_header: &str, text: &str) -> String {
+        let mut out = format!("-----BEGIN PGP SIGNED MESSAGE-----\nHash: {hash_header}\n\n");
+        for line in text.lines() {
+            if line.starts_with('-') {
+                out.push_str("- ");
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+        out.push_str(&armor(signatures));
+        out
+    }
+
+    // ---- the keys (made once per test run: RSA key generation takes a while)
+
+    const RUNC_UID: &str = "kverify test runc signer <runc-signer@kverify.test>";
+    const HELM_UID: &str = "kverify test helm signer <helm-signer@kverify.test>";
+
+    /// runc's shape: an ed25519 certification-only primary key with an ed25519 signing subkey.
+    fn runc_key() -> &'static TestKey {
+        static KEY: OnceLock<TestKey> = OnceLock::new();
+        KEY.get_or_init(|| {
+            let made = secs("2024-01-01T00:00:00Z");
+            TestKey::new(Spec {
+                seed: 1,
+                key_type: KeyType::Ed25519Legacy,
+                sign: false,
+                created: made,
+                user_id: RUNC_UID,
+                self_sigs: vec![(made, None)],
+                sub: Some(SubSpec {
+                    key_type: KeyType::Ed25519Legacy,
+                    sign: true,
+                    created: made,
+                    back_signed: true,
+                    bindings: vec![(made, None)],
+                    revoked_at: None,
+                }),
+                revoked_at: None,
+            })
+        })
+    }
+
+    /// helm's shape: an RSA primary key that signs.
+    fn helm_key() -> &'static TestKey {
+        static KEY: OnceLock<TestKey> = OnceLock::new();
+        KEY.get_or_init(|| {
+            let made = secs("2024-01-01T00:00:00Z");
+            TestKey::new(Spec {
+                seed: 2,
+                key_type: KeyType::Rsa(2048),
+                sign: true,
+                created: made,
+                user_id: HELM_UID,
+                self_sigs: vec![(made, None)],
+                sub: None,
+                revoked_at: None,
+            })
+        })
+    }
+
+    fn ed25519_key(seed: u64, user_id: &'static str, adjust: impl FnOnce(&mut Spec)) -> TestKey {
+        let made = secs("2024-01-01T00:00:00Z");
+        let mut spec = Spec {
+            seed,
+            key_type: KeyType::Ed25519Legacy,
+            sign: true,
+            created: made,
+            user_id,
+            self_sigs: vec![(made, None)],
+            sub: None,
+            revoked_at: None,
+        };
+        adjust(&mut spec);
+        TestKey::new(spec)
+    }
+
+    // ---- upstream-shaped files
+
+    const A: &str = "e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05";
+    const B: &str = "629d4630657caace9c819fd3797f4a70c397fbd41a2a7e464a0507dad675d52c";
+    const EVIL: &str = "0000000000000000000000000000000000000000000000000000000000000bad";
+
+    /// runc's `runc.sha256sum` before signing (`sha256sum runc.*`).
+    fn runc_sums() -> String {
+        format!("{A}  runc.amd64\n{B}  runc.arm64\n{A}  runc.ppc64le\n{B}  runc.s390x\n{A}  runc.tar.xz\n")
+    }
+
+    fn signed_at() -> u32 {
+        secs("2025-06-01T12:00:00Z")
+    }
+
+    fn good_runc_file() -> String {
+        clearsign(runc_key(), &runc_sums(), signed_at())
+    }
+
+    fn helm_sums() -> String {
+        format!("{A}  helm-v3.14.1-linux-amd64.tar.gz\n")
+    }
+
+    fn good_helm_asc() -> String {
+        armor(&[helm_key().sign(SignatureType::Binary, HashAlgorithm::Sha256, signed_at(), helm_sums().as_bytes())])
+    }
+
+    /// The keyring the tests verify with: both upstream-shaped keys, with text between the
+    /// blocks as in helm's `KEYS`.
+    fn keyring() -> &'static Keyring {
+        static RING: OnceLock<Keyring> = OnceLock::new();
+        RING.get_or_init(|| {
+            let text = format!(
+                "This file has the keys used to sign releases.\n\npub   ed25519 2024-01-01 [C]\n{}\n\npub   rsa2048 2024-01-01 [SC]\n{}",
+                runc_key().armored(),
+                helm_key().armored()
+            );
+            Keyring::parse("test KEYS", text.as_bytes()).unwrap()
+        })
+    }
+
+    fn cleartext(file: &str) -> Result<Cleartext, OpenPgpError> {
+        verify_cleartext(keyring(), "runc.sha256sum", file.as_bytes(), now())
+    }
+
+    fn detached(data: &str, asc: &str) -> Result<PgpSignature, OpenPgpError> {
+        verify_detached(keyring(), "helm.tar.gz.sha256sum.asc", data.as_bytes(), asc.as_bytes(), now())
+    }
+
+    #[track_caller]
+    fn err<T: fmt::Debug>(result: Result<T, OpenPgpError>) -> (OpenPgpError, String) {
+        let e = result.expect_err("must be refused");
+        let message = e.to_string();
+        (e, message)
+    }
+
+    // ---- what verifies
+
+    #[test]
+    fn good_runc_file_signed_by_an_ed25519_subkey_yields_the_signed_text_and_the_signer() {
+        let out = cleartext(&good_runc_file()).unwrap();
+        assert_eq!(out.text, runc_sums());
+        assert_eq!(out.first_line, 4);
+        let sig = out.signature;
+        assert_eq!(sig.fingerprint, runc_key().fingerprint());
+        assert_eq!(sig.signing_key, runc_key().sub_fingerprint());
+        assert_ne!(sig.fingerprint, sig.signing_key);
+        assert_eq!(sig.user_id, RUNC_UID);
+        assert_eq!(sig.signed_at.to_string(), "2025-06-01T12:00:00Z");
+        assert_eq!(sig.expired_since, None);
+        let shown = sig.to_string();
+        assert!(shown.contains(RUNC_UID) && shown.contains(&sig.fingerprint), "{shown}");
+    }
+
+    #[test]
+    fn good_helm_sha256sum_with_a_detached_rsa_signature_verifies() {
+        let sig = detached(&helm_sums(), &good_helm_asc()).unwrap();
+        assert_eq!(sig.fingerprint, helm_key().fingerprint());
+        assert_eq!(sig.signing_key, sig.fingerprint);
+        assert_eq!(sig.user_id, HELM_UID);
+        assert_eq!(sig.signed_at.to_string(), "2025-06-01T12:00:00Z");
+        assert_eq!(sig.expired_since, None);
+    }
+
+    #[test]
+    fn text_mode_detached_signature_verifies_whatever_the_line_endings() {
+        let asc =
+            armor(&[helm_key().sign(SignatureType::Text, HashAlgorithm::Sha256, signed_at(), helm_sums().as_bytes())]);
+        detached(&helm_sums(), &asc).unwrap();
+        detached(&helm_sums().replace('\n', "\r\n"), &asc).unwrap();
+    }
+
+    #[test]
+    fn binary_mode_detached_signature_covers_the_bytes_as_they_are() {
+        let (e, message) = err(detached(&helm_sums().replace('\n', "\r\n"), &good_helm_asc()));
+        assert!(matches!(e, OpenPgpError::BadSignature { .. }), "{message}");
+    }
+
+    #[test]
+    fn clear_signed_file_with_crlf_line_endings_verifies() {
+        let out = cleartext(&good_runc_file().replace('\n', "\r\n")).unwrap();
+        assert_eq!(out.text, runc_sums());
+    }
+
+    #[test]
+    fn dash_escaped_signed_lines_are_unescaped() {
+        let text = format!("-----BEGIN kverify comment-----\n--- {A}\n{A}  runc.amd64\n");
+        let file = clearsign(runc_key(), &text, signed_at());
+        assert!(file.contains("- -----BEGIN kverify comment"), "{file}");
+        assert_eq!(cleartext(&file).unwrap().text, text);
+    }
+
+    #[test]
+    fn trailing_whitespace_is_not_signed_and_cannot_change_which_name_a_digest_names() {
+        // Added after signing: RFC 4880 section 7.1 leaves trailing blanks out of the signature,
+        // so the file still verifies, and the text handed back has none of them: the line
+        // cannot name a file called "runc.amd64 " or "runc.amd64\t".
+        let file = good_runc_file().replace(&format!("{A}  runc.amd64\n"), &format!("{A}  runc.amd64 \t \n"));
+        let out = cleartext(&file).unwrap();
+        assert_eq!(out.text, runc_sums());
+        // Signed with trailing blanks, the same: what was signed had none.
+        let file = clearsign(runc_key(), &runc_sums().replace('\n', "  \n"), signed_at());
+        assert_eq!(cleartext(&file).unwrap().text, runc_sums());
+    }
+
+    #[test]
+    fn whitespace_around_the_signed_message_is_allowed() {
+        let file = format!("\n  \n{}\n\n", good_runc_file());
+        assert_eq!(cleartext(&file).unwrap().first_line, 6);
+    }
+
+    #[test]
+    fn signature_made_before_the_key_expired_stays_good_and_says_it_has_expired_since() {
+        let (key, _, _) = lapsed();
+        let out = verify_cleartext(
+            &key.keyring(),
+            "runc.sha256sum",
+            clearsign(&key, &runc_sums(), secs("2020-06-01T00:00:00Z")).as_bytes(),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(out.signature.expired_since.map(|t| t.to_string()).as_deref(), Some("2021-01-01T00:00:00Z"));
+        assert!(out.signature.to_string().contains("expired since"), "{}", out.signature);
+    }
+
+    /// The contract's "lapsed" key: made 2020-01-01 with no expiry, then a self-signature dated
+    /// 2020-01-01 00:10 gives it an expiry of 2021-01-01.
+    fn lapsed() -> (TestKey, u32, u32) {
+        let made = secs("2020-01-01T00:00:00Z");
+        let key = ed25519_key(3, "kverify test lapsed signer <lapsed-signer@kverify.test>", |s| {
+            s.created = made;
+            s.self_sigs = vec![(made, None), (made + 600, Some(secs("2021-01-01T00:00:00Z") - made))];
+        });
+        (key, made, made + 600)
+    }
+
+    #[test]
+    fn signature_made_after_the_key_expired_fails() {
+        let (key, _, _) = lapsed();
+        let file = clearsign(&key, &runc_sums(), secs("2021-06-01T00:00:00Z"));
+        let (e, message) = err(verify_cleartext(&key.keyring(), "runc.sha256sum", file.as_bytes(), now()));
+        assert!(matches!(e, OpenPgpError::KeyExpired { .. }), "{message}");
+        assert_eq!(
+            message,
+            format!(
+                "runc.sha256sum: signed 2021-06-01T00:00:00Z by primary key {}, which had expired 2021-01-01T00:00:00Z",
+                key.fingerprint()
+            )
+        );
+    }
+
+    #[test]
+    fn signature_made_after_a_subkey_expired_fails_and_before_it_says_expired_since() {
+        let made = secs("2024-01-01T00:00:00Z");
+        let key = ed25519_key(4, RUNC_UID, |s| {
+            s.sign = false;
+            s.sub = Some(SubSpec {
+                key_type: KeyType::Ed25519Legacy,
+                sign: true,
+                created: made,
+                back_signed: true,
+                bindings: vec![(made, Some(YEAR))],
+                revoked_at: None,
+            });
+        });
+        let ring = key.keyring();
+        let before = clearsign(&key, &runc_sums(), made + YEAR / 2);
+        let out = verify_cleartext(&ring, "runc.sha256sum", before.as_bytes(), now()).unwrap();
+        assert_eq!(out.signature.expired_since, Some(timestamp(i64::from(made + YEAR))));
+        let after = clearsign(&key, &runc_sums(), made + YEAR + 1);
+        let (e, message) = err(verify_cleartext(&ring, "runc.sha256sum", after.as_bytes(), now()));
+        assert!(matches!(e, OpenPgpError::KeyExpired { what: "subkey", .. }), "{message}");
+        assert!(message.contains(&key.sub_fingerprint()), "{message}");
+    }
+
+    #[test]
+    fn key_extended_after_it_lapsed_judges_each_signature_by_the_self_signature_then() {
+        // Expiry 2025-01-01 set at creation; in 2025-03 a new self-signature extends it to 2030.
+        // A signature from 2025-02 (while it had lapsed) fails; one from 2025-04 verifies.
+        let made = secs("2024-01-01T00:00:00Z");
+        let key = ed25519_key(5, HELM_UID, |s| {
+            s.self_sigs = vec![
+                (made, Some(secs("2025-01-01T00:00:00Z") - made)),
+                (secs("2025-03-01T00:00:00Z"), Some(secs("2030-01-01T00:00:00Z") - made)),
+            ];
+        });
+        let ring = key.keyring();
+        let lapsed = armor(&[key.sign(
+            SignatureType::Binary,
+            HashAlgorithm::Sha256,
+            secs("2025-02-01T00:00:00Z"),
+            helm_sums().as_bytes(),
+        )]);
+        let (e, message) = err(verify_detached(&ring, "x.asc", helm_sums().as_bytes(), lapsed.as_bytes(), now()));
+        assert!(matches!(e, OpenPgpError::KeyExpired { .. }), "{message}");
+        let renewed = armor(&[key.sign(
+            SignatureType::Binary,
+            HashAlgorithm::Sha256,
+            secs("2025-04-01T00:00:00Z"),
+            helm_sums().as_bytes(),
+        )]);
+        let sig = verify_detached(&ring, "x.asc", helm_sums().as_bytes(), renewed.as_bytes(), now()).unwrap();
+        assert_eq!(sig.expired_since, None);
+    }
+
+    #[test]
+    fn subkey_bound_only_by_a_signature_newer_than_the_release_is_judged_by_it() {
+        // runc's keyring binds its signing subkey (made 2022) with a 2024 signature only: the
+        // releases signed in between must still verify, as gpg verifies them.
+        let made = secs("2022-09-30T00:00:00Z");
+        let key = ed25519_key(6, RUNC_UID, |s| {
+            s.created = secs("2019-06-21T00:00:00Z");
+            s.sign = false;
+            s.self_sigs = vec![(secs("2024-01-22T00:00:00Z"), None)];
+            s.sub = Some(SubSpec {
+                key_type: KeyType::Ed25519Legacy,
+                sign: true,
+                created: made,
+                back_signed: true,
+                bindings: vec![(secs("2024-01-22T00:00:00Z"), Some(secs("2030-03-25T00:00:00Z") - made))],
+                revoked_at: None,
+            });
+        });
+        let file = clearsign(&key, &runc_sums(), secs("2023-03-01T00:00:00Z"));
+        verify_cleartext(&key.keyring(), "runc.sha256sum", file.as_bytes(), now()).unwrap();
+    }
+
+    // ---- keys that must not be trusted for the signature
+
+    #[test]
+    fn signature_by_a_key_not_in_the_keyring_fails() {
+        let stranger = ed25519_key(7, "kverify test stranger <stranger@kverify.test>", |_| {});
+        let file = clearsign(&stranger, &runc_sums(), signed_at());
+        let (e, message) = err(cleartext(&file));
+        assert!(matches!(e, OpenPgpError::UnknownKey { .. }), "{message}");
+        assert_eq!(
+            message,
+            format!("runc.sha256sum: signed by key {}, which is not in the keyring test KEYS", stranger.fingerprint())
+        );
+    }
+
+    #[test]
+    fn signature_by_a_revoked_key_fails_even_when_made_before_the_revocation() {
+        // The contract's "revoked" key: its revocation certificate is dated at key creation,
+        // before the signature; here another is dated after it. Both fail.
+        let made = secs("2023-01-01T00:00:00Z");
+        for revoked_at in [made, secs("2025-01-01T00:00:00Z")] {
+            let key = ed25519_key(8, "kverify test revoked signer <revoked-signer@kverify.test>", |s| {
+                s.created = made;
+                s.self_sigs = vec![(made, None)];
+                s.revoked_at = Some(revoked_at);
+            });
+            let file = clearsign(&key, &runc_sums(), secs("2024-01-01T00:00:00Z"));
+            let (e, message) = err(verify_cleartext(&key.keyring(), "runc.sha256sum", file.as_bytes(), now()));
+            assert!(matches!(e, OpenPgpError::KeyRevoked { .. }), "{message}");
+            assert_eq!(
+                message,
+                format!("runc.sha256sum: primary key {} is revoked (compromised: lost the laptop)", key.fingerprint())
+            );
+        }
+    }
+
+    #[test]
+    fn signature_by_a_revoked_subkey_fails() {
+        let made = secs("2024-01-01T00:00:00Z");
+        let key = ed25519_key(9, RUNC_UID, |s| {
+            s.sign = false;
+            s.sub = Some(SubSpec {
+                key_type: KeyType::Ed25519Legacy,
+                sign: true,
+                created: made,
+                back_signed: true,
+                bindings: vec![(made, None)],
+                revoked_at: Some(secs("2026-01-01T00:00:00Z")),
+            });
+        });
+        let file = clearsign(&key, &runc_sums(), signed_at());
+        let (e, message) = err(verify_cleartext(&key.keyring(), "runc.sha256sum", file.as_bytes(), now()));
+        assert!(matches!(e, OpenPgpError::KeyRevoked { what: "subkey", .. }), "{message}");
+        assert!(message.contains(&key.sub_fingerprint()) && message.contains("(superseded)"), "{message}");
+    }
+
+    #[test]
+    fn signature_by_a_subkey_without_the_signing_flag_fails() {
+        // An encryption subkey (ed25519 material, so that it can produce the signature at all).
+        let made = secs("2024-01-01T00:00:00Z");
+        let key = ed25519_key(10, RUNC_UID, |s| {
+            s.sign = false;
+            s.sub = Some(SubSpec {
+                key_type: KeyType::Ed25519Legacy,
+                sign: false,
+                created: made,
+                back_signed: false,
+                bindings: vec![(made, None)],
+                revoked_at: None,
+            });
+        });
+        let file = clearsign(&key, &runc_sums(), signed_at());
+        let (e, message) = err(verify_cleartext(&key.keyring(), "runc.sha256sum", file.as_bytes(), now()));
+        assert!(matches!(e, OpenPgpError::NotSigningKey { what: "subkey", .. }), "{message}");
+        assert_eq!(
+            message,
+            format!("runc.sha256sum: subkey {} is not marked for signing (key flags)", key.sub_fingerprint())
+        );
+    }
+
+    #[test]
+    fn signature_by_a_certification_only_primary_key_fails() {
+        // runc's primary key certifies only: a signature it makes itself is not a release signature.
+        let sig = sign_with(
+            &runc_key().primary,
+            SignatureType::Text,
+            HashAlgorithm::Sha256,
+            signed_at(),
+            canonical(&runc_sums()).as_bytes(),
+        );
+        let file = clearsign_with(&[sig], "SHA256", &runc_sums());
+        let (e, message) = err(cleartext(&file));
+        assert!(matches!(e, OpenPgpError::NotSigningKey { what: "primary key", .. }), "{message}");
+    }
+
+    #[test]
+    fn signing_subkey_bound_without_its_back_signature_fails() {
+        // Anyone can bind someone else's signing subkey to their own key; the back-signature is
+        // the subkey's consent.
+        let made = secs("2024-01-01T00:00:00Z");
+        let key = ed25519_key(11, RUNC_UID, |s| {
+            s.sign = false;
+            s.sub = Some(SubSpec {
+                key_type: KeyType::Ed25519Legacy,
+                sign: true,
+                created: made,
+                back_signed: false,
+                bindings: vec![(made, None)],
+                revoked_at: None,
+            });
+        });
+        let file = clearsign(&key, &runc_sums(), signed_at());
+        let (e, message) = err(verify_cleartext(&key.keyring(), "runc.sha256sum", file.as_bytes(), now()));
+        assert!(matches!(e, OpenPgpError::NoBackSignature { .. }), "{message}");
+        assert!(message.contains(&key.sub_fingerprint()), "{message}");
+    }
+
+    #[test]
+    fn signature_dated_before_the_key_was_made_fails() {
+        let file = clearsign(runc_key(), &runc_sums(), secs("2023-06-01T00:00:00Z"));
+        let (e, message) = err(cleartext(&file));
+        assert!(matches!(e, OpenPgpError::KeyNotYetValid { .. }), "{message}");
+    }
+
+    #[test]
+    fn signature_dated_in_the_future_fails() {
+        let later = u32::try_from(now().as_second()).unwrap() + 3600;
+        let (e, message) = err(cleartext(&clearsign(runc_key(), &runc_sums(), later)));
+        assert!(matches!(e, OpenPgpError::InTheFuture { .. }), "{message}");
+        // A few minutes of clock skew are forgiven.
+        let skewed = u32::try_from(now().as_second()).unwrap() + 120;
+        cleartext(&clearsign(runc_key(), &runc_sums(), skewed)).unwrap();
+    }
+
+    #[test]
+    fn signature_with_a_weak_hash_fails() {
+        for (hash, name) in
+            [(HashAlgorithm::Sha1, "SHA1"), (HashAlgorithm::Md5, "MD5"), (HashAlgorithm::Ripemd160, "RIPEMD160")]
+        {
+            let sig = helm_key().sign(SignatureType::Binary, hash, signed_at(), helm_sums().as_bytes());
+            let (e, message) = err(detached(&helm_sums(), &armor(&[sig])));
+            assert!(matches!(e, OpenPgpError::WeakHash { .. }), "{message}");
+            assert!(message.contains(&format!("uses {name}")), "{message}");
+        }
+    }
+
+    #[test]
+    fn certification_signature_in_place_of_a_document_signature_fails() {
+        // A direct-key self-signature: the key vouching for itself, not for a file.
+        let key = &helm_key().public.primary_key;
+        let sig = sig_config(SignatureType::Key, key.algorithm(), key, signed_at())
+            .sign_key(&helm_key().primary, &Password::empty(), key)
+            .unwrap();
+        let (e, message) = err(detached(&helm_sums(), &armor(&[sig])));
+        assert!(matches!(e, OpenPgpError::NotADocumentSignature { .. }), "{message}");
+    }
+
+    #[test]
+    fn embedded_keyring_refuses_a_test_keys_signature() {
+        let runc = Keyring::embedded("runc.keyring").unwrap();
+        let (e, message) = err(verify_cleartext(&runc, "runc.sha256sum", good_runc_file().as_bytes(), now()));
+        assert!(matches!(e, OpenPgpError::UnknownKey { .. }), "{message}");
+        assert!(message.ends_with("which is not in the keyring runc.keyring (embedded)"), "{message}");
+        let helm = Keyring::embedded("helm.KEYS").unwrap();
+        let (e, message) =
+            err(verify_detached(&helm, "x.asc", helm_sums().as_bytes(), good_helm_asc().as_bytes(), now()));
+        assert!(matches!(e, OpenPgpError::UnknownKey { .. }), "{message}");
+    }
+
+    // ---- text that the signature does not cover
+
+    #[test]
+    fn altered_digest_in_the_signed_text_fails() {
+        let file = good_runc_file().replace(&format!("{A}  runc.amd64"), &format!("{EVIL}  runc.amd64"));
+        let (e, message) = err(cleartext(&file));
+        assert!(matches!(e, OpenPgpError::BadSignature { .. }), "{message}");
+        assert_eq!(
+            message,
+            format!(
+                "runc.sha256sum: bad signature by key {}: the signed text is not the text that was signed",
+                runc_key().sub_fingerprint()
+            )
+        );
+    }
+
+    #[test]
+    fn dash_escaped_line_that_changes_a_digest_fails() {
+        // "- X" unescapes to "X": a line slipped in dash-escaped is signed text like any other,
+        // and the signature does not cover it.
+        let file = good_runc_file().replace(&format!("{A}  runc.amd64\n"), &format!("- {EVIL}  runc.amd64\n"));
+        let (e, message) = err(cleartext(&file));
+        assert!(matches!(e, OpenPgpError::BadSignature { .. }), "{message}");
+        let file = good_runc_file()
+            .replace(&format!("{B}  runc.arm64\n"), &format!("{B}  runc.arm64\n- {EVIL}  runc.amd64\n"));
+        assert!(matches!(cleartext(&file), Err(OpenPgpError::BadSignature { .. })));
+    }
+
+    #[test]
+    fn digest_line_before_the_signed_message_fails() {
+        let file = format!("{EVIL}  runc.amd64\n{}", good_runc_file());
+        let (e, message) = err(cleartext(&file));
+        assert!(matches!(e, OpenPgpError::OutsideSignedText { line: 1, .. }), "{message}");
+        assert_eq!(message, "runc.sha256sum:1: text outside the signed message, which the signature does not cover");
+    }
+
+    #[test]
+    fn digest_line_after_the_signature_fails() {
+        let file = format!("{}{EVIL}  runc.amd64\n", good_runc_file());
+        let (e, message) = err(cleartext(&file));
+        assert!(matches!(e, OpenPgpError::OutsideSignedText { .. }), "{message}");
+    }
+
+    #[test]
+    fn second_signed_block_fails_even_when_it_verifies() {
+        let other = format!("{EVIL}  runc.amd64\n");
+        let file = format!("{}{}", good_runc_file(), clearsign(runc_key(), &other, signed_at()));
+        let (e, message) = err(cleartext(&file));
+        assert!(matches!(e, OpenPgpError::SecondSignedBlock { .. }), "{message}");
+        // First the attacker's, then the good one.
+        let file = format!("{}{}", clearsign(runc_key(), &other, signed_at()), good_runc_file());
+        assert!(matches!(cleartext(&file), Err(OpenPgpError::SecondSignedBlock { .. })));
+    }
+
+    #[test]
+    fn signed_message_nested_in_the_signed_text_fails() {
+        // Signed, dash-escaped, a whole clear-signed message: a naive reader would take the
+        // inner text for the checksums.
+        let inner = clearsign(runc_key(), &format!("{EVIL}  runc.amd64\n"), signed_at());
+        let file = clearsign(runc_key(), &format!("{inner}{}", runc_sums()), signed_at());
+        let (e, message) = err(cleartext(&file));
+        assert!(matches!(e, OpenPgpError::SecondSignedBlock { line: 4, .. }), "{message}");
+    }
+
+    #[test]
+    fn hash_header_that_differs_from_the_signature_fails() {
+        let sig = runc_key().sign(
+            SignatureType::Text,
+            HashAlgorithm::Sha512,
+            signed_at(),
+            canonical(&runc_sums()).as_bytes(),
+        );
+        let file = clearsign_with(std::slice::from_ref(&sig), "SHA256", &runc_sums());
+        let (e, message) = err(cleartext(&file));
+        assert!(matches!(e, OpenPgpError::HashHeaderMismatch { .. }), "{message}");
+        assert_eq!(message, "runc.sha256sum: the `Hash:` header says SHA256, but the signature uses SHA512");
+        // Listed among others, or with no header at all (RFC 9580), it verifies.
+        cleartext(&clearsign_with(std::slice::from_ref(&sig), "SHA256, SHA512", &runc_sums())).unwrap();
+        cleartext(&clearsign_with(&[sig], "SHA512", &runc_sums()).replace("Hash: SHA512\n", "")).unwrap();
+    }
+
+    #[test]
+    fn armor_header_other_than_hash_fails() {
+        // gpg's "NotDashEscaped:" header turns dash-escaping off: a line could then end the text.
+        let file = good_runc_file()
+            .replace("Hash: SHA256\n", "Hash: SHA256\nNotDashEscaped: You need GnuPG to verify this message\n");
+        let (e, message) = err(cleartext(&file));
+        assert!(
+            matches!(e, OpenPgpError::Framing { problem: FramingProblem::UnexpectedHeader(_), line: 3, .. }),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn signed_line_starting_with_a_dash_but_not_escaped_fails() {
+        let file = good_runc_file().replace(&format!("{B}  runc.arm64\n"), &format!("{B}  runc.arm64\n-{EVIL}  x\n"));
+        let (e, message) = err(cleartext(&file));
+        assert!(
+            matches!(e, OpenPgpError::Framing { problem: FramingProblem::NotDashEscaped, line: 6, .. }),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn carriage_return_inside_a_signed_line_fails() {
+        let file =
+            good_runc_file().replace(&format!("{A}  runc.amd64\n"), &format!("{A}  runc.amd64\r{EVIL}  runc.amd64\n"));
+        let (e, message) = err(cleartext(&file));
+        assert!(matches!(e, OpenPgpError::Framing { problem: FramingProblem::CarriageReturn, .. }), "{message}");
+    }
+
+    #[test]
+    fn unsigned_checksum_file_fails() {
+        let (e, message) = err(cleartext(&runc_sums()));
+        assert!(matches!(e, OpenPgpError::NotClearSigned { .. }), "{message}");
+        assert!(matches!(cleartext(""), Err(OpenPgpError::NotClearSigned { .. })));
+    }
+
+    #[test]
+    fn truncated_clear_signed_file_fails() {
+        let good = good_runc_file();
+        let cut = good.find("-----END PGP SIGNATURE").unwrap();
+        let (e, message) = err(cleartext(&good[..cut]));
+        assert!(matches!(e, OpenPgpError::Framing { problem: FramingProblem::Unterminated(_), .. }), "{message}");
+        let cut = good.find("-----BEGIN PGP SIGNATURE").unwrap();
+        assert!(matches!(
+            cleartext(&good[..cut]),
+            Err(OpenPgpError::Framing { problem: FramingProblem::Unterminated(_), .. })
+        ));
+    }
+
+    #[test]
+    fn several_signatures_fail_even_when_each_verifies() {
+        let data = canonical(&runc_sums());
+        let one = runc_key().sign(SignatureType::Text, HashAlgorithm::Sha256, signed_at(), data.as_bytes());
+        let two = runc_key().sign(SignatureType::Text, HashAlgorithm::Sha256, signed_at() + 1, data.as_bytes());
+        let (e, message) = err(cleartext(&clearsign_with(&[one, two], "SHA256", &runc_sums())));
+        assert!(matches!(e, OpenPgpError::SignatureCount { count: 2, .. }), "{message}");
+        let one = helm_key().sign(SignatureType::Binary, HashAlgorithm::Sha256, signed_at(), helm_sums().as_bytes());
+        let asc = armor(&[one.clone(), one.clone()]);
+        assert!(matches!(detached(&helm_sums(), &asc), Err(OpenPgpError::SignatureCount { count: 2, .. })));
+        // Two armored blocks, one after the other.
+        let asc = format!("{}{}", armor(std::slice::from_ref(&one)), armor(&[one]));
+        assert!(matches!(detached(&helm_sums(), &asc), Err(OpenPgpError::SignatureCount { count: 2, .. })));
+        assert!(matches!(
+            detached(&helm_sums(), "-----BEGIN PGP SIGNATURE-----\n\n-----END PGP SIGNATURE-----\n"),
+            Err(OpenPgpError::SignatureCount { count: 0, .. })
+        ));
+    }
+
+    // ---- helm's detached signature
+
+    #[test]
+    fn altered_sha256sum_under_a_good_signature_fails() {
+        let (e, message) = err(detached(&format!("{EVIL}  helm-v3.14.1-linux-amd64.tar.gz\n"), &good_helm_asc()));
+        assert!(matches!(e, OpenPgpError::BadSignature { .. }), "{message}");
+        assert!(message.starts_with("helm.tar.gz.sha256sum.asc: bad signature by key "), "{message}");
+        assert!(message.contains(&helm_key().fingerprint()), "{message}");
+    }
+
+    #[test]
+    fn text_around_the_armored_signature_fails() {
+        let asc = format!("{}{EVIL}  helm-v3.14.1-linux-amd64.tar.gz\n", good_helm_asc());
+        assert!(matches!(detached(&helm_sums(), &asc), Err(OpenPgpError::OutsideSignedText { .. })));
+        let asc = format!("note\n{}", good_helm_asc());
+        let (e, message) = err(detached(&helm_sums(), &asc));
+        assert!(
+            matches!(e, OpenPgpError::Framing { problem: FramingProblem::NotArmoredSignature, line: 1, .. }),
+            "{message}"
+        );
+        assert!(detached(&helm_sums(), &format!("\n\n{}\n", good_helm_asc())).is_ok());
+    }
+
+    #[test]
+    fn text_mode_signature_over_data_with_a_lone_carriage_return_fails() {
+        let asc =
+            armor(&[helm_key().sign(SignatureType::Text, HashAlgorithm::Sha256, signed_at(), helm_sums().as_bytes())]);
+        let data = format!("{A}  helm-v3.14.1-linux-amd64.tar.gz\r{EVIL}  helm\n");
+        let (e, message) = err(detached(&data, &asc));
+        assert!(
+            matches!(e, OpenPgpError::Framing { problem: FramingProblem::CarriageReturn, line: 1, .. }),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn binary_or_garbage_signature_is_refused() {
+        let sig = helm_key().sign(SignatureType::Binary, HashAlgorithm::Sha256, signed_at(), helm_sums().as_bytes());
+        let binary = DetachedSignature::new(sig).to_bytes().unwrap();
+        let e = verify_detached(keyring(), "x.sig", helm_sums().as_bytes(), &binary, now()).unwrap_err();
+        assert!(matches!(e, OpenPgpError::Framing { problem: FramingProblem::NotArmoredSignature, .. }), "{e}");
+        let garbage = "-----BEGIN PGP SIGNATURE-----\n\nnot base64 at all!\n-----END PGP SIGNATURE-----\n";
+        assert!(matches!(detached(&helm_sums(), garbage), Err(OpenPgpError::SignatureUnreadable { .. })));
+    }
+
+    #[test]
+    fn oversized_inputs_are_refused_before_parsing() {
+        let big = vec![b' '; MAX_SIGNED_FILE_LEN as usize + 1];
+        let e = verify_cleartext(keyring(), "runc.sha256sum", &big, now()).unwrap_err();
+        assert!(matches!(e, OpenPgpError::TooLarge { .. }), "{e}");
+        let e = verify_detached(keyring(), "x.asc", &big, good_helm_asc().as_bytes(), now()).unwrap_err();
+        assert!(matches!(e, OpenPgpError::TooLarge { .. }), "{e}");
+        let e = verify_detached(keyring(), "x.asc", b"", &big[..MAX_SIGNATURE_LEN as usize + 1], now()).unwrap_err();
+        assert!(matches!(e, OpenPgpError::TooLarge { what: "an armored signature", .. }), "{e}");
+        let e = Keyring::parse("k", &big).unwrap_err();
+        assert!(matches!(e, OpenPgpError::TooLarge { what: "a keyring", .. }), "{e}");
+    }
+
+    #[test]
+    fn line_level_mutations_of_a_good_file_never_yield_other_text() {
+        // Every line dropped, doubled, dash-escaped, indented, or moved before or after the
+        // message: whatever still verifies must hand back exactly the signed text.
+        let good = good_runc_file();
+        let lines: Vec<&str> = good.lines().collect();
+        let mut accepted = 0;
+        for i in 0..lines.len() {
+            let edits: Vec<Vec<String>> = vec![
+                lines.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, l)| l.to_string()).collect(),
+                lines
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(j, l)| if j == i { vec![l.to_string(); 2] } else { vec![l.to_string()] })
+                    .collect(),
+                lines.iter().enumerate().map(|(j, l)| if j == i { format!("- {l}") } else { l.to_string() }).collect(),
+                lines.iter().enumerate().map(|(j, l)| if j == i { format!(" {l}") } else { l.to_string() }).collect(),
+                lines.iter().enumerate().map(|(j, l)| if j == i { format!("{l} ") } else { l.to_string() }).collect(),
+                std::iter::once(lines[i].to_string()).chain(lines.iter().map(|l| l.to_string())).collect(),
+                lines.iter().map(|l| l.to_string()).chain(std::iter::once(lines[i].to_string())).collect(),
+            ];
+            for edit in edits {
+                let file = edit.join("\n") + "\n";
+                if let Ok(out) = cleartext(&file) {
+                    assert_eq!(out.text, runc_sums(), "mutated file accepted with other text:\n{file}");
+                    accepted += 1;
+                }
+            }
+        }
+        // Trailing blanks anywhere, and blank lines or doubled armor-header lines, change nothing.
+        assert!(accepted > 0);
+    }
+
+    // ---- keyrings
+
+    #[test]
+    fn keyring_reads_armored_blocks_between_text_and_binary_packets() {
+        assert_eq!(keyring().fingerprints(), vec![runc_key().fingerprint(), helm_key().fingerprint()]);
+        let binary = [runc_key().public.to_bytes().unwrap(), helm_key().public.to_bytes().unwrap()].concat();
+        let ring = Keyring::parse("binary", &binary).unwrap();
+        assert_eq!(ring.fingerprints(), keyring().fingerprints());
+        assert_eq!(ring.source(), "binary");
+    }
+
+    #[test]
+    fn keyring_copies_of_one_key_are_merged_so_a_revocation_in_either_counts() {
+        let made = secs("2023-01-01T00:00:00Z");
+        let spec = |revoked_at| {
+            ed25519_key(12, "kverify test revoked signer <revoked-signer@kverify.test>", |s| {
+                s.created = made;
+                s.revoked_at = revoked_at;
+            })
+        };
+        let (plain, revoked) = (spec(None), spec(Some(made)));
+        let text = format!("{}\n{}", plain.armored(), revoked.armored());
+        let ring = Keyring::parse("two copies", text.as_bytes()).unwrap();
+        assert_eq!(ring.fingerprints(), vec![plain.fingerprint()]);
+        let file = clearsign(&plain, &runc_sums(), signed_at());
+        assert!(matches!(verify_cleartext(&ring, "f", file.as_bytes(), now()), Err(OpenPgpError::KeyRevoked { .. })));
+    }
+
+    #[test]
+    fn empty_or_broken_keyring_is_an_error() {
+        for empty in
+            ["", "no keys here\n", "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n-----END PGP PRIVATE KEY BLOCK-----\n"]
+        {
+            let e = Keyring::parse("KEYS", empty.as_bytes()).unwrap_err();
+            assert_eq!(e.to_string(), "KEYS: no OpenPGP public key in it");
+        }
+        let e = Keyring::parse("KEYS", b"text\n-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nAAAA\n").unwrap_err();
+        assert!(matches!(e, OpenPgpError::Framing { line: 2, problem: FramingProblem::Unterminated(_), .. }), "{e}");
+        let e = Keyring::parse(
+            "KEYS",
+            b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n!!!!\n-----END PGP PUBLIC KEY BLOCK-----\n",
+        )
+        .unwrap_err();
+        assert!(matches!(e, OpenPgpError::KeyringUnreadable { line: 1, .. }), "{e}");
+        let e = Keyring::embedded("nope.keyring").unwrap_err();
+        assert_eq!(e.to_string(), "no embedded keyring named nope.keyring (built in: runc.keyring, helm.KEYS)");
+    }
+
+    /// The primary keys `../shared/keys/README.md` lists for each embedded keyring.
+    const RUNC_FINGERPRINTS: [&str; 3] = [
+        "C9C370B246B09F6DBCFC744C34401015D1D2D386",
+        "C2428CD75720FACDCF76B6EA17DE5ECB75A1100E",
+        "C020EA876CE4E06C7AB95AEF49524C6F9F638F1A",
+    ];
+    const HELM_LISTED: [&str; 7] = [
+        "672C657BE06B4B30969C4A57461449C25E36B98E",
+        "F1261BDE929012C8FF2E501D6EA5D7598529A53E",
+        "967F8AC5E2216F9F4FD270AD92AA783CBAAE8E3B",
+        "76939899B137D575D3274E756DCCB9D752D35BA8",
+        "ABA2529598F6626C420D335B62F49E747D911B60",
+        "4AB45F1CB0D292975C6371436E2A23D806B6E6DD",
+        "208DD36ED5BB3745A16743A4C7C6FBB5B91C1155",
+    ];
+    /// "and the other keys listed in the file" (`gpg --show-keys helm.KEYS`).
+    const HELM_OTHERS: [&str; 3] = [
+        "49D09C86C3DC8DA3F0A076221EF612347F8A9958",
+        "7FEC81FACC7FFB2A010ADD13C2D40F4D8196E874",
+        "BF888333D96A1C18E2682AAED79D67C9EC016739",
+    ];
+
+    #[test]
+    fn embedded_keyrings_hold_the_listed_keys() {
+        assert_eq!(Keyring::embedded("runc.keyring").unwrap().fingerprints(), RUNC_FINGERPRINTS);
+        let helm = Keyring::embedded("helm.KEYS").unwrap().fingerprints();
+        for listed in HELM_LISTED.iter().chain(&HELM_OTHERS) {
+            assert!(helm.contains(&listed.to_string()), "{listed} missing from helm.KEYS: {helm:?}");
+        }
+        assert_eq!(helm.len(), HELM_LISTED.len() + HELM_OTHERS.len(), "{helm:?}");
+    }
 }
