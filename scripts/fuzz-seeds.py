@@ -33,18 +33,18 @@ def put(target, name, data):
 def checksums():
     a, b = H256(b"a"), H512(b"b")
     samples = {
-        0: f"{a}  kubelet\n{a}  kubectl\n",  # SHA256SUMS
-        1: f"{b}  bin/linux/amd64/kubelet\n{b}  /workspace/src/k8s.io/kubernetes/_output/release-tars/gcs-stage/v1.28.0/bin/linux/amd64/kubectl\n",
+        0: f"e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05  kubelet\ne1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05  kubectl\n",  # SHA256SUMS
+        1: f"629d4630657caace9c819fd3797f4a70c397fbd41a2a7e464a0507dad675d52c  bin/linux/amd64/kubelet\n629d4630657caace9c819fd3797f4a70c397fbd41a2a7e464a0507dad675d52c  /workspace/src/k8s.io/kubernetes/_output/release-tars/gcs-stage/v1.28.0/bin/linux/amd64/kubectl\n",
         2: b,  # kubelet.sha512: bare, no newline
         3: a + "\n",
-        4: f"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n{a}  runc.amd64\n- {a}  runc.arm64\n-----BEGIN PGP SIGNATURE-----\n\niQIz\n-----END PGP SIGNATURE-----\n",
-        5: f"# comment\r\n\r\n{a} *containerd-1.7.13-linux-amd64.tar.gz\r\nSHA256 (helm.tar.gz) = {a}\nSHA512 (x) = {b}\n\\{a}  back\\\\slash\\nname\n",
+        4: f"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\ne1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05  runc.amd64\n- e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05  runc.arm64\n-----BEGIN PGP SIGNATURE-----\n\niQIz\n-----END PGP SIGNATURE-----\n",
+        5: f"# comment\r\n\r\ne1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05 *containerd-1.7.13-linux-amd64.tar.gz\r\nSHA256 (helm.tar.gz) = e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05\nSHA512 (x) = 629d4630657caace9c819fd3797f4a70c397fbd41a2a7e464a0507dad675d52c\n\\e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05  back\\\\slash\\nname\n",
         6: "d41d8cd98f00b204e9800998ecf8427e  x\n",
         7: "da39a3ee5e6b4b0d3255bfef95601890afd80709  x\n",
     }
     for pick, text in samples.items():
         put("checksums", f"seed-{pick}", bytes([pick]) + text.encode())
-    put("checksums", "seed-conflict", b"\x05" + f"{a}  x\n{H256(b'z')}  x\n".encode())
+    put("checksums", "seed-conflict", b"\x05" + f"e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05  x\n{H256(b'z')}  x\n".encode())
 
 
 def detached_and_bundles():
@@ -102,8 +102,8 @@ version = "v1.29.0"
 platform = "linux/amd64"
 url = "https://dl.k8s.io/release/v1.29.0/bin/linux/amd64/kubelet"
 file = "kubelet"
-sha256 = "{a}"
-sha512 = "{b}"
+sha256 = "e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05"
+sha512 = "629d4630657caace9c819fd3797f4a70c397fbd41a2a7e464a0507dad675d52c"
 checksums = ["https://dl.k8s.io/release/v1.29.0/bin/linux/amd64/kubelet.sha256"]
 
 [artifact.signature]
@@ -123,13 +123,13 @@ version = "v3.5.12"
 platform = "linux/arm64"
 url = "https://github.com/etcd-io/etcd/releases/download/v3.5.12/etcd-v3.5.12-linux-arm64.tar.gz"
 file = "etcd-v3.5.12-linux-arm64.tar.gz"
-sha256 = "{a}"
+sha256 = "e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05"
 checksums = ["https://github.com/etcd-io/etcd/releases/download/v3.5.12/SHA256SUMS"]
 
 [[artifact.file-in-archive]]
 name = "etcd"
-sha256 = "{a}"
-sha512 = "{b}"
+sha256 = "e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05"
+sha512 = "629d4630657caace9c819fd3797f4a70c397fbd41a2a7e464a0507dad675d52c"
 ''')
     put("lock", "future", 'version = 2\ncatalog = "x"\n')
 
@@ -209,6 +209,46 @@ def archives():
     put("archive", "pax-tar", b"\x00" + pax)
 
 
+# Made once with gpg by the fuzz target's key (fuzz/fuzz_targets/openpgp.rs, whose secret half
+# was thrown away): runc's clear-signed runc.sha256sum and helm's detached .sha256sum.asc, both
+# signed 2025-06-01, byte for byte as gpg wrote them.
+PGP_RUNC_SHA256SUM = """-----BEGIN PGP SIGNED MESSAGE-----
+Hash: SHA256
+
+e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05  runc.amd64
+629d4630657caace9c819fd3797f4a70c397fbd41a2a7e464a0507dad675d52c  runc.arm64
+- -e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05  runc.tar.xz
+-----BEGIN PGP SIGNATURE-----
+
+iHUEARYIAB0WIQRF3Dna5P34Spaq8fMb4bgrS0E86QUCaDuYAAAKCRAb4bgrS0E8
+6ap7AP4pkKDJYJhtZMn4sBeHEZq81sTopUPDkPZ42rxVSs0zkwEAxz8pnefzu00A
+MO4smhZT5dmfjIVWNqi2sJow9jhaAwo=
+=Cvew
+-----END PGP SIGNATURE-----
+"""
+PGP_HELM_ASC = """-----BEGIN PGP SIGNATURE-----
+
+iHUEABYIAB0WIQRF3Dna5P34Spaq8fMb4bgrS0E86QUCaDuYAAAKCRAb4bgrS0E8
+6ffaAQCkLv327m24xY9HpsLMvsrf9Pk36ACRBTB2KmV5p8oYxgD/bJbstOSJIxlU
+PxSWdkKdk5rDU0zpqk6Dc044wX99YgE=
+=1LkZ
+-----END PGP SIGNATURE-----
+"""
+PGP_HELM_SHA256SUM = "e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05  helm-v3.14.1-linux-amd64.tar.gz\n"
+
+
+def openpgp():
+    runc = PGP_RUNC_SHA256SUM.encode()
+    put("openpgp", "runc-clearsigned", b"\x00" + runc)
+    put("openpgp", "runc-crlf", b"\x00" + runc.replace(b"\n", b"\r\n"))
+    put("openpgp", "runc-blank-lines-around", b"\x00\n \n" + runc + b"\n\n")
+    put("openpgp", "runc-unsigned", b"\x00" + runc[runc.index(b"\n\n") + 2 : runc.index(b"-----BEGIN PGP SIGNATURE")])
+    put("openpgp", "runc-two-blocks", b"\x00" + runc + runc)
+    asc, sums = PGP_HELM_ASC.encode(), PGP_HELM_SHA256SUM.encode()
+    put("openpgp", "helm-detached", b"\x01" + struct.pack("<H", len(asc)) + asc + sums)
+    put("openpgp", "helm-detached-tampered", b"\x01" + struct.pack("<H", len(asc)) + asc + sums.replace(b"helm", b"helm2"))
+
+
 if __name__ == "__main__":
     checksums()
     detached_and_bundles()
@@ -216,5 +256,6 @@ if __name__ == "__main__":
     catalogs()
     sboms()
     archives()
+    openpgp()
     for d in sorted(OUT.iterdir()):
         print(f"{d.name}: {len(list(d.iterdir()))} seeds")
