@@ -166,7 +166,7 @@ pub enum OpenPgpError {
 /// What is wrong with the framing of a clear-signed message or an armored signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FramingProblem {
-    /// The message ends before its signature (or the signature before its END line).
+    /// A block that never ends: what is missing.
     Unterminated(&'static str),
     /// An armor header other than `Hash:` (gpg's `NotDashEscaped:` among them).
     UnexpectedHeader(String),
@@ -187,7 +187,7 @@ pub enum FramingProblem {
 impl fmt::Display for FramingProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FramingProblem::Unterminated(missing) => write!(f, "the message ends without {missing}"),
+            FramingProblem::Unterminated(missing) => write!(f, "unterminated: {missing}"),
             FramingProblem::UnexpectedHeader(name) => {
                 write!(f, "unexpected armor header {name:?} (only `Hash:` belongs in a signed message)")
             }
@@ -282,7 +282,7 @@ impl Keyring {
                 OpenPgpError::Framing {
                     source_name: source_name.clone(),
                     line: begin + 1,
-                    problem: FramingProblem::Unterminated("`-----END PGP PUBLIC KEY BLOCK-----`"),
+                    problem: FramingProblem::Unterminated("no `-----END PGP PUBLIC KEY BLOCK-----` line"),
                 }
             })?;
             let unreadable =
@@ -525,7 +525,7 @@ fn frame_cleartext<'a>(source: &str, bytes: &'a [u8]) -> Result<Framed<'a>, Open
     let mut index = begin + 1;
     loop {
         if index >= lines.len() {
-            return Err(framing(begin, FramingProblem::Unterminated("the blank line after its headers")));
+            return Err(framing(begin, FramingProblem::Unterminated("no blank line after the armor headers")));
         }
         if lines.is_blank(index) {
             break;
@@ -550,7 +550,10 @@ fn frame_cleartext<'a>(source: &str, bytes: &'a [u8]) -> Result<Framed<'a>, Open
     let sig_begin = loop {
         index += 1;
         if index >= lines.len() {
-            return Err(framing(begin, FramingProblem::Unterminated("a `-----BEGIN PGP SIGNATURE-----` line")));
+            return Err(framing(
+                begin,
+                FramingProblem::Unterminated("no `-----BEGIN PGP SIGNATURE-----` line after the signed text"),
+            ));
         }
         let line = lines.get(index);
         if lines.trimmed(index) == BEGIN_SIGNATURE {
@@ -585,7 +588,7 @@ fn frame_cleartext<'a>(source: &str, bytes: &'a [u8]) -> Result<Framed<'a>, Open
             let line = lines.trimmed(i);
             line == END_SIGNATURE || line == BEGIN_SIGNED
         })
-        .ok_or_else(|| framing(sig_begin, FramingProblem::Unterminated("a `-----END PGP SIGNATURE-----` line")))?;
+        .ok_or_else(|| framing(sig_begin, FramingProblem::Unterminated("no `-----END PGP SIGNATURE-----` line")))?;
     if lines.trimmed(sig_end) == BEGIN_SIGNED {
         return Err(OpenPgpError::SecondSignedBlock { source_name: source_name(), line: sig_end + 1 });
     }
@@ -610,7 +613,7 @@ fn frame_detached<'a>(source: &str, bytes: &'a [u8]) -> Result<&'a [u8], OpenPgp
     }
     let end = (begin + 1..lines.len())
         .find(|&i| lines.trimmed(i) == END_SIGNATURE)
-        .ok_or_else(|| framing(begin, FramingProblem::Unterminated("a `-----END PGP SIGNATURE-----` line")))?;
+        .ok_or_else(|| framing(begin, FramingProblem::Unterminated("no `-----END PGP SIGNATURE-----` line")))?;
     if let Some(extra) = (end + 1..lines.len()).find(|&i| !lines.is_blank(i)) {
         // A second armored signature is a second signature: refused like several in one block.
         return Err(match lines.trimmed(extra) == BEGIN_SIGNATURE {
@@ -1900,6 +1903,7 @@ mod tests {
         let cut = good.find("-----END PGP SIGNATURE").unwrap();
         let (e, message) = err(cleartext(&good[..cut]));
         assert!(matches!(e, OpenPgpError::Framing { problem: FramingProblem::Unterminated(_), .. }), "{message}");
+        assert_eq!(message, "runc.sha256sum:9: unterminated: no `-----END PGP SIGNATURE-----` line");
         let cut = good.find("-----BEGIN PGP SIGNATURE").unwrap();
         assert!(matches!(
             cleartext(&good[..cut]),
