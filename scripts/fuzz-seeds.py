@@ -33,18 +33,18 @@ def put(target, name, data):
 def checksums():
     a, b = H256(b"a"), H512(b"b")
     samples = {
-        0: f"e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05  kubelet\ne1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05  kubectl\n",  # SHA256SUMS
-        1: f"629d4630657caace9c819fd3797f4a70c397fbd41a2a7e464a0507dad675d52c  bin/linux/amd64/kubelet\n629d4630657caace9c819fd3797f4a70c397fbd41a2a7e464a0507dad675d52c  /workspace/src/k8s.io/kubernetes/_output/release-tars/gcs-stage/v1.28.0/bin/linux/amd64/kubectl\n",
+        0: f"{a}  kubelet\n{a}  kubectl\n",  # SHA256SUMS
+        1: f"{b}  bin/linux/amd64/kubelet\n{b}  /workspace/src/k8s.io/kubernetes/_output/release-tars/gcs-stage/v1.28.0/bin/linux/amd64/kubectl\n",
         2: b,  # kubelet.sha512: bare, no newline
         3: a + "\n",
-        4: f"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\ne1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05  runc.amd64\n- e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05  runc.arm64\n-----BEGIN PGP SIGNATURE-----\n\niQIz\n-----END PGP SIGNATURE-----\n",
-        5: f"# comment\r\n\r\ne1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05 *containerd-1.7.13-linux-amd64.tar.gz\r\nSHA256 (helm.tar.gz) = e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05\nSHA512 (x) = 629d4630657caace9c819fd3797f4a70c397fbd41a2a7e464a0507dad675d52c\n\\e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05  back\\\\slash\\nname\n",
+        4: f"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n{a}  runc.amd64\n- {a}  runc.arm64\n-----BEGIN PGP SIGNATURE-----\n\niQIz\n-----END PGP SIGNATURE-----\n",
+        5: f"# comment\r\n\r\n{a} *containerd-1.7.13-linux-amd64.tar.gz\r\nSHA256 (helm.tar.gz) = {a}\nSHA512 (x) = {b}\n\\{a}  back\\\\slash\\nname\n",
         6: "d41d8cd98f00b204e9800998ecf8427e  x\n",
         7: "da39a3ee5e6b4b0d3255bfef95601890afd80709  x\n",
     }
     for pick, text in samples.items():
         put("checksums", f"seed-{pick}", bytes([pick]) + text.encode())
-    put("checksums", "seed-conflict", b"\x05" + f"e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05  x\n{H256(b'z')}  x\n".encode())
+    put("checksums", "seed-conflict", b"\x05" + f"{a}  x\n{H256(b'z')}  x\n".encode())
 
 
 def detached_and_bundles():
@@ -102,8 +102,8 @@ version = "v1.29.0"
 platform = "linux/amd64"
 url = "https://dl.k8s.io/release/v1.29.0/bin/linux/amd64/kubelet"
 file = "kubelet"
-sha256 = "e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05"
-sha512 = "629d4630657caace9c819fd3797f4a70c397fbd41a2a7e464a0507dad675d52c"
+sha256 = "{a}"
+sha512 = "{b}"
 checksums = ["https://dl.k8s.io/release/v1.29.0/bin/linux/amd64/kubelet.sha256"]
 
 [artifact.signature]
@@ -123,13 +123,13 @@ version = "v3.5.12"
 platform = "linux/arm64"
 url = "https://github.com/etcd-io/etcd/releases/download/v3.5.12/etcd-v3.5.12-linux-arm64.tar.gz"
 file = "etcd-v3.5.12-linux-arm64.tar.gz"
-sha256 = "e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05"
+sha256 = "{a}"
 checksums = ["https://github.com/etcd-io/etcd/releases/download/v3.5.12/SHA256SUMS"]
 
 [[artifact.file-in-archive]]
 name = "etcd"
-sha256 = "e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05"
-sha512 = "629d4630657caace9c819fd3797f4a70c397fbd41a2a7e464a0507dad675d52c"
+sha256 = "{a}"
+sha512 = "{b}"
 ''')
     put("lock", "future", 'version = 2\ncatalog = "x"\n')
 
