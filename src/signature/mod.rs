@@ -1,6 +1,7 @@
 //! Who made an artifact, and what a check of that established: Sigstore (cosign
 //! detached pairs, bundles, in-toto attestations) in [`sigstore`].
 
+pub mod openpgp;
 mod sigstore;
 
 use std::path::{Path, PathBuf};
