@@ -83,7 +83,12 @@ pub struct Pin {
 pub struct PinnedSignature {
     pub kind: String,
     pub identity: String,
+    /// The OIDC issuer (Sigstore; absent for OpenPGP).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub issuer: String,
+    /// The OpenPGP key that signed (its primary key's fingerprint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
     pub tlog: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signed_at: Option<String>,
@@ -109,6 +114,7 @@ impl PinnedSignature {
             kind: e.kind.to_string(),
             identity: e.identity.clone(),
             issuer: e.issuer.clone(),
+            fingerprint: e.fingerprint.clone(),
             tlog: e.tlog,
             signed_at: e.signed_at.clone(),
             bundle: None,
@@ -117,12 +123,18 @@ impl PinnedSignature {
     }
 
     pub fn to_evidence(&self) -> SignatureEvidence {
+        let (kind, sigstore) = match self.kind.as_str() {
+            "bundle" => ("bundle", true),
+            "pgp" => ("pgp", false),
+            _ => ("cosign-detached", true),
+        };
         SignatureEvidence {
-            kind: if self.kind == "bundle" { "bundle" } else { "cosign-detached" },
+            kind,
             identity: self.identity.clone(),
             issuer: self.issuer.clone(),
-            chain: true,
-            sct: true,
+            fingerprint: self.fingerprint.clone(),
+            chain: sigstore,
+            sct: sigstore,
             tlog: self.tlog,
             signed_at: self.signed_at.clone(),
             notes: vec!["signature verified when the lock was written".into()],

@@ -207,7 +207,7 @@ impl Outcome {
             parts.push(format!("pin={pin}"));
         }
         if let Some(sig) = &self.evidence.signature {
-            parts.push(format!("signature={} ({}, issuer {})", sig.identity, sig.kind, sig.issuer));
+            parts.push(format!("signature={}", sig.signer()));
         } else if let Some(why) = &self.evidence.signature_skipped {
             parts.push(format!("signature: {why}"));
         }
@@ -231,13 +231,7 @@ impl Outcome {
             }
         }
         if let Some(sig) = &self.evidence.signature {
-            let mark = |ok: bool| if ok { "ok" } else { "no" };
-            let mut checks = format!("chain: {}, sct: {}, identity: ok, signature: ok", mark(sig.chain), mark(sig.sct));
-            checks.push_str(if sig.tlog { ", tlog: ok" } else { "" });
-            if let Some(at) = &sig.signed_at {
-                checks.push_str(&format!(", signed at {at}"));
-            }
-            writeln!(out, "         {checks}")?;
+            writeln!(out, "         {}", sig.checks())?;
             for note in &sig.notes {
                 writeln!(out, "         {note}")?;
             }

@@ -282,7 +282,7 @@ impl Audited {
             let mut parts: Vec<String> = Vec::new();
             parts.extend(e.pin.iter().map(|p| format!("pin={p}")));
             parts.extend(e.checksum.iter().map(|c| format!("checksum={c}")));
-            parts.extend(e.signature.iter().map(|s| format!("signature={} ({})", s.identity, s.kind)));
+            parts.extend(e.signature.iter().map(|s| format!("signature={}", s.signer())));
             parts.extend(e.signature_skipped.iter().map(|s| format!("signature: {s}")));
             if !parts.is_empty() {
                 f.details.insert(0, parts.join(" "));

@@ -220,6 +220,8 @@ pub struct Upstream {
     root: Mutex<Option<(Arc<TrustRoot>, [u8; 32])>>,
     /// The one refresh a run makes after a signature chained to no CA or log it knows.
     rotation_checked: AtomicBool,
+    /// OpenPGP keyrings already read, by what named them.
+    keyrings: Mutex<HashMap<crate::catalog::Keyring, Arc<crate::signature::openpgp::Keyring>>>,
     /// Release SBOMs already fetched and verified, by URL (`None`: none to use).
     sboms: Mutex<HashMap<String, Option<Arc<SignedSbom>>>>,
 }
@@ -233,6 +235,7 @@ impl Upstream {
             trust: settings.trust.clone(),
             root: Mutex::new(None),
             rotation_checked: AtomicBool::new(false),
+            keyrings: Mutex::new(HashMap::new()),
             sboms: Mutex::new(HashMap::new()),
         })
     }

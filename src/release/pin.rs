@@ -64,7 +64,10 @@ impl Upstream {
                 signature = Some(PinnedSignature::from_evidence(&e));
             }
         } else if let PendingSignature::Settled(check) = &evidence.signature {
-            outcome.signature(check);
+            match check {
+                SignatureCheck::Verified(e) => signature = Some(PinnedSignature::from_evidence(e)),
+                SignatureCheck::NotRequired(_) => outcome.signature(check),
+            }
         }
         let Some(sha256) = sha256 else { return Err(ReleaseError::NoSha256 { artifact: artifact.label() }.into()) };
         let mut checksums = artifact.checksum_urls.clone();

@@ -13,7 +13,7 @@ use crate::signature::{SignatureCheck, TrustRoot};
 use crate::version::Request;
 
 use super::signatures::pinned_evidence;
-use super::{Error, ReleaseError, TrustOptions, Upstream};
+use super::{Error, PendingSignature, ReleaseError, TrustOptions, Upstream};
 
 impl Upstream {
     /// The published digests of every `requests` release, for files on disk. With
@@ -47,17 +47,15 @@ impl Upstream {
             }
             return Ok(listed);
         }
-        let (mut published, _) = self.published_checksums(artifact)?;
-        let evidence = match self.fetch_signature(artifact)? {
-            Err(_not_required) => None,
-            Ok(files) => match self.verify_over_published(&files, artifact, &published)? {
-                SignatureCheck::Verified(evidence) => Some(evidence),
-                SignatureCheck::NotRequired(_) => None,
-            },
-        };
-        for e in &mut published {
-            if matches!(e.digest, Digest::Sha256(_)) {
-                e.signed_by = evidence.clone();
+        let evidence = self.evidence(artifact, None)?;
+        let mut published = evidence.expected;
+        // A Sigstore signature is over the artifact's SHA-256: checked over the published
+        // one now. An OpenPGP signature over the checksum file was checked already.
+        if let PendingSignature::Files(files) = &evidence.signature {
+            if let SignatureCheck::Verified(e) = self.verify_over_published(files, artifact, &published)? {
+                for p in published.iter_mut().filter(|p| matches!(p.digest, Digest::Sha256(_))) {
+                    p.signed_by = Some(e.clone());
+                }
             }
         }
         Ok(published)

@@ -7,6 +7,7 @@ mod fetch;
 mod lock;
 mod manifests;
 mod node;
+mod pgp;
 mod rekor;
 mod rekor_k8s;
 mod releases;

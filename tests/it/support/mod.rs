@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod gpg;
 pub mod pki;
 pub mod rekor_log;
 pub mod releases;
