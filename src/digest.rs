@@ -410,11 +410,13 @@ pub fn hash_reader<R: Read>(reader: R, set: AlgorithmSet, expected_len: Option<u
 /// The digests of a stream and its length in bytes.
 pub type Hashed = (Digests, u64);
 
-/// Hashes one file with `set`.
+/// Hashes one file with `set`. It must be a regular file: a FIFO or a device (named on
+/// the command line, or swapped in for a binary) is refused before any read, never
+/// waited on forever.
 pub fn hash_file(path: &Path, set: AlgorithmSet) -> io::Result<(Digests, u64)> {
-    let file = fs_err::File::open(path)?;
-    let len = file.metadata().ok().map(|m| m.len());
-    hash_reader(file, set, len)
+    let (file, meta) = crate::regular_file::open(path, crate::regular_file::Links::Follow)
+        .map_err(|e| io::Error::new(e.kind(), format!("failed to open file `{}`: {e}", path.display())))?;
+    hash_reader(file, set, Some(meta.len()))
 }
 
 /// Hashes many files on all cores, results in the order given. Each file is read once,
