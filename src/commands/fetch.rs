@@ -75,11 +75,11 @@ impl Job<'_> {
         outcome.evidence.checksum = Some(evidence.origins());
         outcome.evidence.pin = evidence.pinned_in.as_ref().map(|p| p.display().to_string());
 
-        let existing = self.dest.check(&placement)?;
-        if let (Placement::File { path, mode }, Some(meta)) = (&placement, existing) {
-            if meta.is_file() {
-                if let Some((digests, check)) = self.upstream.already_verified(artifact, path, &evidence)? {
-                    install::set_mode(path, *mode)?;
+        self.dest.check(&placement)?;
+        if let Placement::File { path, mode } = &placement {
+            if let Some(existing) = install::Existing::open(path)? {
+                if let Some((digests, check)) = self.upstream.already_verified(artifact, &existing, &evidence)? {
+                    existing.set_mode(*mode)?;
                     outcome.signature(&check);
                     outcome.digests = digests;
                     outcome.path = Some(path.clone());

@@ -64,8 +64,8 @@ fn mirror_one(
     let evidence = upstream.evidence(artifact, None)?;
     outcome.evidence.checksum = Some(evidence.origins());
     let dest = tree.path_of(&artifact.url)?;
-    let existing = match crate::install::check_destination(&dest)? {
-        Some(_) => upstream.already_verified(artifact, &dest, &evidence)?,
+    let existing = match crate::install::Existing::open(&dest)? {
+        Some(existing) => upstream.already_verified(artifact, &existing, &evidence)?,
         None => None,
     };
     let present = existing.is_some();

@@ -5,9 +5,9 @@
 use std::path::Path;
 
 use crate::catalog::Artifact;
-use crate::digest::{hash_file, AlgorithmSet, Digests};
+use crate::digest::{hash_reader, AlgorithmSet, Digests};
 use crate::expect::Expected;
-use crate::install::{Staged, Verified};
+use crate::install::{Existing, Staged, Verified};
 use crate::progress::Progress;
 use crate::report::Outcome;
 use crate::signature::SignatureCheck;
@@ -67,15 +67,16 @@ impl Upstream {
         }
     }
 
-    /// When the file at `path` already holds the expected bytes: its digests and the
+    /// When the file already installed holds the expected bytes: its digests and the
     /// signature check over them. `Ok(None)` when its bytes differ (download it again).
     pub fn already_verified(
         &self,
         artifact: &Artifact,
-        path: &Path,
+        existing: &Existing,
         evidence: &ArtifactEvidence,
     ) -> Result<Option<(Digests, SignatureCheck)>, Error> {
-        let (digests, _) = hash_file(path, AlgorithmSet::BOTH)?;
+        let (file, len) = existing.contents();
+        let (digests, _) = hash_reader(file, AlgorithmSet::BOTH, Some(len))?;
         if !evidence.expected.iter().all(|e| e.matches(&digests)) {
             return Ok(None);
         }

@@ -454,6 +454,50 @@ fn a_destination_that_is_a_symlink_is_refused_and_left_alone() {
     assert!(release.names().contains(&"ctr".to_string()));
 }
 
+/// An attacker who can write in --dest keeps swapping the installed kubelet (right
+/// bytes, mode 0644) for a link to a root-only file holding the same bytes, hoping the
+/// "already installed" path gives the link's target mode 0755. kverify hashes and
+/// chmods one descriptor, opened without following links: the target never changes.
+#[test]
+fn an_installed_binary_swapped_for_a_link_mid_run_never_lends_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = Server::start();
+    let data = publish_kubelet(&server, V, 12, 50_000);
+    let root = tempdir();
+    let secret = write(root.path(), "secret/kubelet", &data);
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let dest = root.path().join("bin");
+    std::fs::create_dir(&dest).unwrap();
+    let original = write(root.path(), "original", &data);
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swapper = {
+        let (stop, dest, original, secret) = (stop.clone(), dest.clone(), original.clone(), secret.clone());
+        std::thread::spawn(move || {
+            let (file, link, kubelet) = (dest.join(".f"), dest.join(".l"), dest.join("kubelet"));
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::fs::set_permissions(&original, std::fs::Permissions::from_mode(0o644)).unwrap();
+                let _ = std::fs::remove_file(&file);
+                std::fs::hard_link(&original, &file).unwrap();
+                std::fs::rename(&file, &kubelet).unwrap();
+                let _ = std::fs::remove_file(&link);
+                std::os::unix::fs::symlink(&secret, &link).unwrap();
+                std::fs::rename(&link, &kubelet).unwrap();
+            }
+        })
+    };
+    for _ in 0..40 {
+        // Installed, refused as a link, or refused because the name moved: never 0755
+        // on the link's target.
+        let run = fetch(&server, &dest, &["kubelet", V], &[]);
+        assert!(matches!(run.code, 0 | 3), "{run:?}");
+        assert_eq!(mode(&secret), 0o600, "the link's target was given a mode\n{run:?}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    swapper.join().unwrap();
+    assert_eq!(std::fs::read(&secret).unwrap(), data);
+}
+
 #[test]
 fn a_destination_that_cannot_be_written_is_exit_3() {
     let server = Server::start();
