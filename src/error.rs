@@ -97,6 +97,7 @@ impl Classified for Error {
             Error::Node(e) => e.hint(),
             Error::Trust(e) => e.hint(),
             Error::Signature(e) => e.hint(),
+            Error::Lock(e) => e.hint(),
             _ => None,
         };
         capability.or_else(|| match self {

@@ -31,6 +31,8 @@ pub enum LockError {
     Malformed { path: PathBuf, message: String },
     #[error("lock {}: format version {found}; this kverify reads version {FORMAT}", path.display())]
     Version { path: PathBuf, found: u32 },
+    #[error("lock {} pins nothing{}", path.display(), platform.as_ref().map(|p| format!(" for {p}")).unwrap_or_default())]
+    PinsNothing { path: PathBuf, platform: Option<Platform>, held: Vec<String> },
     #[error("cannot write lock {}", path.display())]
     Write {
         path: PathBuf,
@@ -44,6 +46,30 @@ impl LockError {
         match self {
             LockError::Read { .. } | LockError::Write { .. } => ExitStatus::Io,
             _ => ExitStatus::Failed,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            LockError::PinsNothing { held, .. } if !held.is_empty() => {
+                Some(format!("it pins {}: give --os/--arch for one of them", held.join(", ")))
+            }
+            LockError::PinsNothing { .. } => {
+                Some("write the pins first: `kverify lock COMPONENT VERSION --output kverify.lock`".into())
+            }
+            _ => None,
+        }
+    }
+
+    /// Nothing in `lock` (at `path`) applies, for `platform` when one was asked for:
+    /// nothing could be verified, which is a failure, never a pass.
+    pub fn pins_nothing(lock: &Lock, path: &Path, platform: Option<&Platform>) -> LockError {
+        let held: std::collections::BTreeSet<String> =
+            lock.artifacts.iter().map(|a| a.subject.platform.to_string()).collect();
+        LockError::PinsNothing {
+            path: path.to_path_buf(),
+            platform: platform.cloned(),
+            held: if platform.is_some() { held.into_iter().collect() } else { Vec::new() },
         }
     }
 }

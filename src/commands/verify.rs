@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::checksums;
 use crate::expect::{Expectations, Policy};
 use crate::files::{self, Check};
-use crate::lock::Lock;
+use crate::lock::{Lock, LockError};
 use crate::plan::{Output, ReleaseRequest, SignerPlan, Source, VerifyPlan};
 use crate::release::{self, Upstream};
 use crate::report::{self, ExitStatus, Reporter};
@@ -39,8 +39,7 @@ pub fn run(plan: VerifyPlan, output: Output) -> Result<ExitStatus, Error> {
             );
             expectations.policy = Policy::AnyOfSubjects;
             if expectations.is_empty() {
-                let scope = narrowed.map(|p| format!(" for {p}")).unwrap_or_default();
-                return Err(Error::usage(format!("{} pins nothing{scope}", path.display())));
+                return Err(LockError::pins_nothing(&lock, path, narrowed).into());
             }
         }
         Source::Release(requests) => {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::digest::{hash_files, Algorithm, AlgorithmSet, Digests};
 use crate::expect::{judge, to_compare, Expected, Policy, Verdict};
-use crate::lock::Lock;
+use crate::lock::{Lock, LockError};
 use crate::platform::Platform;
 use crate::report::{Outcome, Reporter, Status};
 use crate::subject::Subject;
@@ -50,13 +50,8 @@ impl Pins {
                 _ => true,
             })
             .collect();
-        if entries.is_empty() && !lock.artifacts.is_empty() {
-            let held: BTreeSet<String> = lock.artifacts.iter().map(|a| a.subject.platform.to_string()).collect();
-            tracing::warn!(
-                "{} pins nothing for {platform} (it pins {}): give --os/--arch",
-                path.display(),
-                held.into_iter().collect::<Vec<_>>().join(", ")
-            );
+        if entries.is_empty() {
+            return Err(LockError::pins_nothing(&lock, path, Some(platform)).into());
         }
         Ok(Pins { entries, source: path.display().to_string(), lock: Some(path.to_path_buf()), recorded })
     }

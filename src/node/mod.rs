@@ -45,7 +45,7 @@ impl NodeError {
             NodeError::Unpinnable { component, .. } => {
                 Some(format!("pin them with `kverify lock {component}@VERSION` and audit with --lock"))
             }
-            NodeError::Lock(_) => None,
+            NodeError::Lock(e) => e.hint(),
         }
     }
 }

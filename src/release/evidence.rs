@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::catalog::{Artifact, SignatureKind};
 use crate::checksums::{self, ChecksumFile, MAX_FILE_LEN};
+use crate::digest::Algorithm;
 use crate::expect::{Expectations, Expected};
 use crate::lock::Lock;
 use crate::signature::SignatureCheck;
@@ -32,6 +33,12 @@ pub(super) fn listed(artifact: &Artifact, file: &ChecksumFile) -> Result<Vec<Exp
     Ok(matching)
 }
 
+/// Whether `entries`, from one source, hold both a SHA-256 and a SHA-512.
+fn lists_both(entries: &[Expected]) -> bool {
+    let has = |a: Algorithm| entries.iter().any(|e| e.digest.algorithm() == a);
+    has(Algorithm::Sha256) && has(Algorithm::Sha512)
+}
+
 /// Everything known about an artifact before its bytes arrive.
 pub struct ArtifactEvidence {
     /// The upstream URL to download (a lock's pin names it).
@@ -47,6 +54,11 @@ pub struct ArtifactEvidence {
     pub sbom: Option<String>,
     /// The lock whose pin the digests came from, if they did.
     pub pinned_in: Option<PathBuf>,
+    /// Whether one source lists both a SHA-256 and a SHA-512 (a signed SBOM, a checksum
+    /// file with both, a lock's pin): only then do the two describe the same bytes
+    /// without a download. Kubernetes' `.sha256` and `.sha512` are two files, and a
+    /// mirror can swap one.
+    pub digests_tied: bool,
 }
 
 impl ArtifactEvidence {
@@ -96,6 +108,7 @@ impl Upstream {
         let mut expected = Vec::new();
         // The checksum file an OpenPGP signature covers is read only through it.
         let mut signed_file = None;
+        let mut digests_tied = false;
         let signature = match self.fetch_signature(artifact, &checksum_files)? {
             Ok(files) => {
                 signature_files = files.raw();
@@ -104,6 +117,7 @@ impl Upstream {
                     // download, and the digests it vouches for are those of the signed text.
                     SignatureKind::Pgp => {
                         let signed = self.verify_pgp(artifact, &files, &checksum_files)?;
+                        digests_tied |= lists_both(&signed.expected);
                         expected.extend(signed.expected);
                         signed_file = Some(signed.url);
                         PendingSignature::Settled(SignatureCheck::Verified(signed.evidence))
@@ -116,7 +130,9 @@ impl Upstream {
         for (url, bytes) in checksum_files.iter().filter(|(url, _)| Some(url) != signed_file.as_ref()) {
             let file = checksums::parse(url, bytes)
                 .map_err(|source| ReleaseError::ChecksumMalformed { url: url.clone(), source })?;
-            expected.extend(listed(artifact, &file)?);
+            let listed = listed(artifact, &file)?;
+            digests_tied |= lists_both(&listed);
+            expected.extend(listed);
         }
         // A signature covers a digest, not a name or a version: the release's signed SBOM
         // binds the digest to this artifact of this release, so a validly signed binary of
@@ -137,6 +153,7 @@ impl Upstream {
                     .into());
                 }
             }
+            digests_tied |= lists_both(&listed);
             expected.extend(listed);
         }
         Ok(ArtifactEvidence {
@@ -147,6 +164,7 @@ impl Upstream {
             signature,
             sbom: sbom.map(|s| s.url.clone()),
             pinned_in: None,
+            digests_tied,
         })
     }
 
@@ -159,6 +177,12 @@ impl Upstream {
         pin: &crate::lock::Pin,
     ) -> Result<ArtifactEvidence, Error> {
         let origin = source.path.as_path();
+        if pin.url != artifact.url {
+            let (pinned, catalog) = (pin.url.clone(), artifact.url.clone());
+            let lock = source.path.clone();
+            return Err(ReleaseError::PinMoved { artifact: artifact.label(), lock, pinned, catalog }.into());
+        }
+        super::published::require_signed(pin, origin, &self.trust)?;
         let one = Lock { artifacts: vec![pin.clone()], ..source.lock.clone() };
         let mut expected: Vec<Expected> =
             one.expectations(origin).into_iter().filter(|e| e.name.as_deref() == Some(pin.file.as_str())).collect();
@@ -175,13 +199,14 @@ impl Upstream {
             None => SignatureCheck::NotRequired(format!("none pinned in {}", origin.display())),
         };
         Ok(ArtifactEvidence {
-            url: pin.url.clone(),
+            url: artifact.url.clone(),
             expected,
             checksum_files: Vec::new(),
             signature_files: Vec::new(),
             sbom: None,
             signature: PendingSignature::Settled(signature),
             pinned_in: Some(source.path.clone()),
+            digests_tied: true,
         })
     }
 

@@ -143,6 +143,15 @@ pub enum ReleaseError {
     },
     #[error("{artifact} has no pin in {}, and --locked allows nothing else", lock.display())]
     NotPinned { artifact: String, lock: PathBuf },
+    /// A lock records where an artifact came from; it never moves a download (a pin
+    /// naming `file:///any/path` would be read without `--mirror`).
+    #[error(
+        "lock {}: the pin for {artifact} names {pinned}, but the catalog downloads it from {catalog}",
+        lock.display()
+    )]
+    PinMoved { artifact: String, lock: PathBuf, pinned: String, catalog: String },
+    #[error("lock {}: the pin for {artifact} holds no signature, and --require-signature is set", lock.display())]
+    PinUnsigned { artifact: String, lock: PathBuf },
     #[error("{artifact}: the published checksum disagrees with the signed release SBOM: {published}, but {listed}")]
     SbomDisagrees { artifact: String, published: String, listed: String },
     #[error("{artifact} is not listed in the signed release SBOM {url}")]
@@ -183,6 +192,12 @@ impl ReleaseError {
             }
             ReleaseError::SignatureMissing { via_marker: Some(via), .. } => {
                 Some(format!("if you mean that release unsigned, ask for it explicitly: {}", via.explicit))
+            }
+            ReleaseError::PinMoved { .. } => Some(
+                "write the lock again with `kverify lock`; a mirror is given with --mirror, never in a lock".into(),
+            ),
+            ReleaseError::PinUnsigned { .. } => {
+                Some("write the lock again with `kverify lock --require-signature` from a signed release".into())
             }
             _ => None,
         }

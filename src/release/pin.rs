@@ -35,7 +35,13 @@ impl Upstream {
             evidence.expected.iter().find(|e| e.digest.algorithm() == algorithm).map(|e| e.digest)
         };
         let mut sha256 = published(Algorithm::Sha256);
-        let mut sha512 = published(Algorithm::Sha512);
+        // Two digests from two files may describe different bytes: a SHA-512 no source
+        // ties to the SHA-256 is not pinned (the download below, when there is one,
+        // computes both from the same bytes).
+        let mut sha512 = published(Algorithm::Sha512).filter(|_| evidence.digests_tied);
+        if sha512.is_none() && published(Algorithm::Sha512).is_some() {
+            outcome.details.push("sha512 not pinned: no one source lists it with the sha256".into());
+        }
         let mut files = Vec::new();
         let mut signature = None;
 

@@ -8,12 +8,12 @@ use std::sync::{Arc, OnceLock};
 use crate::catalog::Artifact;
 use crate::digest::Digest;
 use crate::expect::Expected;
-use crate::lock::Lock;
+use crate::lock::{Lock, Pin};
 use crate::signature::{SignatureCheck, TrustRoot};
 use crate::version::Request;
 
 use super::signatures::pinned_evidence;
-use super::{Error, PendingSignature, ReleaseError, TrustOptions, Upstream};
+use super::{Error, PendingSignature, ReleaseError, SignaturePolicy, TrustOptions, Upstream};
 
 impl Upstream {
     /// The published digests of every `requests` release, for files on disk. With
@@ -64,8 +64,12 @@ impl Upstream {
 
 /// Every pin of `lock` as expectations; a pin that kept a Sigstore bundle is verified
 /// again, offline, and its evidence vouches for the pin's digests. The trust root is
-/// loaded only when some pin kept a bundle.
+/// loaded only when some pin kept a bundle. With `--require-signature`, every pin must
+/// hold a signature.
 pub fn pinned_expectations(lock: &Lock, path: &Path, trust: &TrustOptions) -> Result<Vec<Expected>, Error> {
+    for pin in &lock.artifacts {
+        require_signed(pin, path, trust)?;
+    }
     let mut pinned = lock.expectations(path);
     let root: OnceLock<Arc<TrustRoot>> = OnceLock::new();
     let load = || -> Result<Arc<TrustRoot>, Error> {
@@ -87,4 +91,13 @@ pub fn pinned_expectations(lock: &Lock, path: &Path, trust: &TrustOptions) -> Re
         }
     }
     Ok(pinned)
+}
+
+/// Under `--require-signature`, a pin must hold the signature it was locked with: a
+/// lock is no way around the policy.
+pub fn require_signed(pin: &Pin, lock: &Path, trust: &TrustOptions) -> Result<(), ReleaseError> {
+    if trust.policy == SignaturePolicy::Require && pin.signature.is_none() {
+        return Err(ReleaseError::PinUnsigned { artifact: pin.subject.to_string(), lock: lock.to_path_buf() });
+    }
+    Ok(())
 }
