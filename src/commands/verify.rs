@@ -18,6 +18,7 @@ use crate::Error;
 pub fn run(plan: VerifyPlan, output: Output) -> Result<ExitStatus, Error> {
     let platform = &plan.upstream.platform;
     let mut expectations = Expectations::new(&platform.os, &platform.arch);
+    expectations.platform_asked = plan.platform_given;
     match &plan.source {
         Source::None => {}
         Source::Checksums(paths) => {

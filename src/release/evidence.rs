@@ -20,6 +20,7 @@ pub type RawFile = (String, Vec<u8>);
 /// on as the artifact installs, whatever the file called it.
 pub(super) fn listed(artifact: &Artifact, file: &ChecksumFile) -> Result<Vec<Expected>, Error> {
     let mut one = Expectations::new(&artifact.platform.os, &artifact.platform.arch);
+    one.platform_asked = true;
     one.add_checksum_file(file);
     let mut matching: Vec<Expected> =
         one.matching(&artifact.file_name, true).map_err(ReleaseError::from)?.into_iter().cloned().collect();

@@ -323,14 +323,35 @@ fn ambiguous_names_across_platforms_fail() {
         "SHA256SUMS.multi",
         format!("{}  bin/linux/arm64/kubelet\n{}  bin/linux/s390x/kubelet\n", sha256_hex(b"a"), sha256_hex(b"b")),
     );
-    let run = kverify([
-        "verify".as_ref(),
-        f.path("bin/kubelet").as_ref(),
-        "--checksums".as_ref(),
-        sums.as_os_str(),
-        "--arch".as_ref(),
-        "amd64".as_ref(),
-    ]);
+    // No platform asked for: either entry could be meant.
+    let run = kverify(["verify".as_ref(), f.path("bin/kubelet").as_ref(), "--checksums".as_ref(), sums.as_os_str()]);
     run.code(1);
     assert!(run.line_with("kubelet").contains("matches 2 entries with different digests"), "{}", run.stdout);
+}
+
+/// A checksum entry for `kubelet ` (a trailing space) names another file: it vouches
+/// for nothing called `kubelet`.
+#[test]
+fn an_entry_whose_name_has_a_trailing_space_vouches_for_nothing_else() {
+    let f = Fixture::new();
+    let sums = write(f.dir.path(), "SPACED", format!("{}  kubelet \n", sha256_hex(&f.data("kubelet"))));
+    let run = kverify(["verify", &f.path("bin/kubelet"), "--checksums", &sums.display().to_string()]);
+    run.code(1);
+    assert!(run.line_with("bin/kubelet").starts_with("FAIL"), "{}", run.stdout);
+}
+
+/// A release-wide SHA256SUMS lists `bin/linux/arm64/kubelet` only: with `--arch amd64`
+/// asked for, that entry is another platform's and vouches for nothing here.
+#[test]
+fn an_entry_for_another_platform_does_not_vouch_for_the_platform_asked() {
+    let f = Fixture::new();
+    let sums =
+        write(f.dir.path(), "RELEASE-SUMS", format!("{}  bin/linux/arm64/kubelet\n", sha256_hex(&f.data("kubelet"))));
+    let base = ["verify", &f.path("bin/kubelet"), "--checksums", &sums.to_string_lossy()].map(String::from);
+    let run = kverify([&base[..], &["--os", "linux", "--arch", "amd64"].map(String::from)].concat());
+    run.code(1);
+    assert!(run.line_with("bin/kubelet").starts_with("FAIL"), "{}", run.stdout);
+    // Asked for arm64, the same entry applies; asked for nothing, so does any platform's.
+    kverify([&base[..], &["--os", "linux", "--arch", "arm64"].map(String::from)].concat()).code(0);
+    kverify(base).code(0);
 }
