@@ -171,6 +171,20 @@ pub enum Placement<'a> {
     Extract { layout: &'a Extract, mode: u32 },
 }
 
+impl Placement<'_> {
+    /// The names this placement installs, when known before the download: `None` for
+    /// every executable of an archive's directory, known once extracted.
+    pub fn names(&self) -> Option<Vec<String>> {
+        match self {
+            Placement::File { path, .. } => Some(vec![path.file_name()?.to_string_lossy().into_owned()]),
+            Placement::Extract { layout: Extract::Binaries(paths), .. } => {
+                Some(paths.iter().map(|p| p.rsplit('/').next().unwrap_or(p).to_string()).collect())
+            }
+            Placement::Extract { layout: Extract::Directory(_), .. } => None,
+        }
+    }
+}
+
 impl Destination {
     /// `dir`, which must be a directory (it may be a link to one).
     pub fn open(dir: PathBuf) -> Result<Destination, InstallError> {

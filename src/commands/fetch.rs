@@ -1,5 +1,6 @@
 //! `kverify fetch`: download, verify, and only then install.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -20,8 +21,14 @@ pub fn run(plan: FetchPlan, output: Output) -> Result<ExitStatus, Error> {
     let dest = Destination::open(plan.dest)?;
     let lock = plan.lock.as_ref().map(|(path, locked)| LockSource::load(path, *locked)).transpose()?;
     // Resolve everything first: a typo in the third target fails before any download.
-    let artifacts: Vec<Artifact> =
-        plan.requests.iter().map(|r| upstream.resolve(&r.component, &r.version)).collect::<Result<_, _>>()?;
+    let mut artifacts: Vec<Artifact> = Vec::new();
+    for request in &plan.requests {
+        let artifact = upstream.resolve(&request.component, &request.version)?;
+        if !artifacts.contains(&artifact) {
+            artifacts.push(artifact);
+        }
+    }
+    refuse_collisions(&dest, &artifacts, plan.keep_archive)?;
     let progress = progress::for_output(output.silent, output.no_bars);
     let job = Job {
         upstream: &upstream,
@@ -47,6 +54,31 @@ pub fn run(plan: FetchPlan, output: Output) -> Result<ExitStatus, Error> {
     });
     let reporter = reporter.into_inner().map_err(|_| Error::Internal("a download thread panicked".into()))?;
     Ok(reporter.finish("artifacts verified"))
+}
+
+/// Two artifacts of one run that would install under one name (two versions of
+/// kubelet, two CNI plugin archives) are refused before any download: the second would
+/// silently replace the first, and both would report "installed".
+fn refuse_collisions(dest: &Destination, artifacts: &[Artifact], keep_archive: bool) -> Result<(), Error> {
+    let mut claimed: HashMap<String, &Artifact> = HashMap::new();
+    for artifact in artifacts {
+        let placement = dest.placement(artifact, keep_archive);
+        let names = placement.names().unwrap_or_else(|| vec![format!("the binaries of {}", artifact.component)]);
+        for name in names {
+            if let Some(first) = claimed.insert(name.clone(), artifact) {
+                return Err(Error::usage_hint(
+                    format!(
+                        "{} and {} would both install {name} into {}",
+                        first.label(),
+                        artifact.label(),
+                        dest.dir().display()
+                    ),
+                    "fetch each into its own --dest",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 struct Job<'a> {

@@ -498,6 +498,32 @@ fn an_installed_binary_swapped_for_a_link_mid_run_never_lends_its_mode() {
     assert_eq!(std::fs::read(&secret).unwrap(), data);
 }
 
+/// Two versions of kubelet into one --dest in one run: the second would replace the
+/// first while both said "installed". Refused before any download, exit 2.
+#[test]
+fn two_requests_installing_one_name_into_one_dest_are_refused() {
+    let server = Server::start();
+    publish_kubelet(&server, V, 13, 10_000);
+    publish_kubelet(&server, "v1.28.6", 14, 10_000);
+    let dest = tempdir();
+    let run = fetch(&server, dest.path(), &["kubelet@v1.29.0", "kubelet@v1.28.6"], &[]);
+    run.code(2);
+    assert!(
+        run.stderr.contains(&format!(
+            "kubelet v1.29.0 linux/amd64 and kubelet v1.28.6 linux/amd64 would both install kubelet into {}",
+            dest.path().display()
+        )),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("fetch each into its own --dest"), "{run:?}");
+    assert!(server.paths().is_empty(), "nothing is downloaded: {:?}", server.paths());
+    assert_listing(dest.path(), &[]);
+
+    // The same request twice is one artifact, fetched once.
+    fetch(&server, dest.path(), &["kubelet@v1.29.0", "kubelet@v1.29.0"], &[]).code(0);
+    assert_eq!(server.hits(&k8s_path(V, "kubelet")), 1);
+}
+
 #[test]
 fn a_destination_that_cannot_be_written_is_exit_3() {
     let server = Server::start();
