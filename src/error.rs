@@ -98,6 +98,7 @@ impl Classified for Error {
             Error::Trust(e) => e.hint(),
             Error::Signature(e) => e.hint(),
             Error::Lock(e) => e.hint(),
+            Error::Mirror(e) => e.hint(),
             _ => None,
         };
         capability.or_else(|| match self {

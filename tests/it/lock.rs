@@ -489,3 +489,31 @@ fn require_signature_refuses_a_pin_without_a_signature() {
     // Without the flag, the same pin verifies.
     kverify(["verify", &file, "--lock", &w.s("kverify.lock")]).code(0);
 }
+
+/// Someone with write access to the mirror's root links `dl.k8s.io` to another
+/// directory: `mirror` refuses to write through the link (exit 3) and writes nothing
+/// there. The root given with --to may itself be a link.
+#[test]
+fn mirror_never_writes_through_a_linked_directory_under_to() {
+    let w = World::new();
+    std::fs::create_dir_all(w.p("mir")).unwrap();
+    std::fs::create_dir_all(w.p("elsewhere")).unwrap();
+    std::os::unix::fs::symlink(w.p("elsewhere"), w.p("mir/dl.k8s.io")).unwrap();
+    let mirror = |to: &str| {
+        let mut m = args(&["mirror", "kubectl@v1.29.4", SKIP, "--to", to]);
+        m.push(mirror_flag(K8S, &w.p("up")));
+        m.extend(args(&PLATFORM));
+        kverify(m)
+    };
+    let run = mirror(&w.s("mir"));
+    run.code(3);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(said.contains(&format!("{} is a symbolic link to {}", w.s("mir/dl.k8s.io"), w.s("elsewhere"))), "{run:?}");
+    assert!(said.contains("refusing to write the mirror through it"), "{run:?}");
+    assert!(listing(&w.p("elsewhere")).is_empty());
+
+    std::os::unix::fs::symlink(w.p("real-root"), w.p("linked-root")).unwrap();
+    std::fs::create_dir(w.p("real-root")).unwrap();
+    mirror(&w.s("linked-root")).code(0);
+    assert_eq!(std::fs::read(w.p("real-root/dl.k8s.io/release/v1.29.4/bin/linux/amd64/kubectl")).unwrap(), w.data);
+}
