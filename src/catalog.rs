@@ -393,6 +393,10 @@ pub struct Artifact {
     pub signature: Option<SignatureRef>,
     /// `None` for artifacts installed as they are.
     pub extract: Option<Extract>,
+    /// For an archive, the names of the binaries other upstreams' components install
+    /// (`kubelet`, `etcdctl`, `runc` for containerd's): never installed from this archive,
+    /// whatever it holds. Empty for artifacts installed as they are.
+    pub foreign_names: Vec<String>,
     /// A signed SBOM that lists this artifact, when the release publishes one.
     pub sbom: Option<SbomRef>,
     pub mode: u32,
@@ -496,6 +500,23 @@ impl Catalog {
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out
+    }
+
+    /// Every name a component of another upstream than `upstream` installs a binary
+    /// under: component names, `install_as`, and the last component of archive binaries'
+    /// paths (those without a placeholder), sorted.
+    fn installed_by_others(&self, upstream: &str) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for (_, spec) in self.specs.iter().filter(|(_, s)| s.upstream != upstream) {
+            names.extend(spec.names.iter().cloned());
+            names.extend(spec.install_as.iter().cloned());
+            let binaries = spec.archive.iter().flat_map(|a| &a.binaries);
+            let last = binaries.map(|b| b.path.rsplit('/').next().unwrap_or(&b.path));
+            names.extend(last.filter(|n| !n.contains('{')).map(str::to_string));
+        }
+        names.sort();
+        names.dedup();
+        names
     }
 
     pub fn knows(&self, name: &str) -> bool {
@@ -607,6 +628,7 @@ impl Catalog {
             file_name,
             checksum_urls,
             signature,
+            foreign_names: if extract.is_some() { self.installed_by_others(&spec.upstream) } else { Vec::new() },
             extract,
             sbom,
             mode: spec.mode.map_or(0o755, |m| m.0),
