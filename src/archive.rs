@@ -446,6 +446,107 @@ mod tests {
         }
     }
 
+    #[test]
+    fn install_names_must_be_plain_visible_names_of_this_component() {
+        let foreign = ["kubelet".to_string(), "etcdctl".to_string()];
+        let long = "x".repeat(MAX_NAME + 1);
+        for (name, why) in [
+            (&b""[..], Some("an empty name")),
+            (b".", Some("the name `.`")),
+            (b"..", Some("the name `..`")),
+            (long.as_bytes(), Some("over the 220-byte cap")),
+            (b"ctr\xff", Some("not UTF-8")),
+            (b"ctr\nOK", Some("control character")),
+            (b"ctr\x1b[2K", Some("control character")),
+            (b"ctr\x7f", Some("control character")),
+            ("ctr\u{85}".as_bytes(), Some("control character")),
+            (b".kverify-ctr-1-AbCdEf.partial", Some("hidden")),
+            (b".ctr", Some("hidden")),
+            (b"kubelet", Some("another component's binary (kubelet)")),
+            (b"etcdctl", Some("another component's binary (etcdctl)")),
+            (b"ctr", None),
+            (b"containerd-shim-runc-v2", None),
+            ("x".repeat(MAX_NAME).as_bytes(), None),
+            (b"kubelet.1", None),
+        ] {
+            match (install_name(name, &foreign), why) {
+                (Ok(got), None) => assert_eq!(got.as_bytes(), name),
+                (Err(got), Some(why)) => assert!(got.contains(why), "{name:?}: {got}"),
+                (got, why) => panic!("{name:?}: {got:?}, wanted {why:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn pax_records_are_read_exactly_or_refused() {
+        let ok: &[(&[u8], Vec<(&[u8], &[u8])>)] = &[
+            (b"", vec![]),
+            (b"11 path=ab\n", vec![(b"path", b"ab")]),
+            (b"11 path=ab\n16 linkpath=xyz\n", vec![(b"path", b"ab"), (b"linkpath", b"xyz")]),
+            (b"8 path=\n\0\0\0", vec![(b"path", b"")]),
+            (b"12 path=a=b\n", vec![(b"path", b"a=b")]),
+            (b"12 path=a\nb\n", vec![(b"path", b"a\nb")]),
+        ];
+        for (data, want) in ok {
+            assert_eq!(&pax_records(data).unwrap(), want, "{data:?}");
+        }
+        for bad in [
+            &b"10 path=ab\n"[..],
+            b"12 path=ab\n",
+            b"path=ab\n",
+            b"x1 path=ab\n",
+            b"11 pathab\n\n",
+            b"11 path=abX",
+            b"3 a\n",
+            b"99999999999999999999999 path=a\n",
+        ] {
+            assert!(pax_records(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// One PAX record, its length computed.
+    fn pax(key: &str, value: &str) -> Vec<u8> {
+        let body = format!(" {key}={value}\n");
+        let mut len = body.len() + 1;
+        while format!("{len}{body}").len() != len {
+            len += 1;
+        }
+        format!("{len}{body}").into_bytes()
+    }
+
+    #[test]
+    fn extended_headers_name_the_entry_as_gnu_tar_does() {
+        let mut p = Pending::default();
+        p.add(Record::LongName, b"bin/ctr\0junk after the NUL".to_vec()).unwrap();
+        assert_eq!(p.path(b"././@LongLink".to_vec()).unwrap(), b"bin/ctr");
+        assert!(p.add(Record::LongName, b"bin/ctr".to_vec()).unwrap_err().contains("two GNU long names"));
+        p.add(Record::Pax, pax("path", "bin/runc")).unwrap();
+        assert!(p.path(Vec::new()).unwrap_err().1.contains("differ"));
+        let mut p = Pending::default();
+        p.add(Record::Pax, [pax("path", "bin/runc"), pax("size", "100")].concat()).unwrap();
+        assert_eq!((p.path(b"bin/x".to_vec()).unwrap(), p.size), (b"bin/runc".to_vec(), Some(100)));
+        assert!(p.add(Record::Pax, Vec::new()).unwrap_err().contains("two PAX headers"));
+        for (global, why) in [
+            (pax("path", "bin/runc"), "sets path for every entry"),
+            (pax("size", "100"), "sets size for every entry"),
+            (pax("GNU.sparse.major", "1"), "PAX sparse file"),
+        ] {
+            let err = Pending::default().add(Record::PaxGlobal, global).unwrap_err();
+            assert!(err.contains(why), "{err}");
+        }
+        let err = Pending::default().add(Record::Pax, pax("GNU.sparse.name", "bin/ctr")).unwrap_err();
+        assert!(err.contains("PAX sparse file"), "{err}");
+        let err = Pending::default().add(Record::Pax, pax("size", "-1")).unwrap_err();
+        assert!(err.contains("not a number"), "{err}");
+        let mut p = Pending::default();
+        p.add(Record::PaxGlobal, pax("comment", "released")).unwrap();
+        assert!(p.is_empty(), "a harmless global header describes no one entry");
+        let path = "a".repeat(MAX_PATH as usize);
+        assert!(Pending::default().add(Record::Pax, pax("path", &path)).is_ok());
+        let err = Pending::default().add(Record::Pax, pax("linkpath", &format!("{path}a"))).unwrap_err();
+        assert!(err.contains("over the 4096-byte cap"), "{err}");
+    }
+
     use crate::expect::Expected;
 
     /// An archive staged in `dir` and verified against its own digest, as fetch does.

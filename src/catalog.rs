@@ -872,6 +872,25 @@ mod tests {
     }
 
     #[test]
+    fn an_archive_knows_the_names_other_upstreams_install() {
+        let catalog = Catalog::load(&[]).unwrap();
+        let v = |s: &str| Version::parse(s).unwrap();
+        let containerd = catalog.resolve("containerd", &v("2.0.1"), &linux_amd64()).unwrap();
+        for other in ["kubelet", "kubectl", "kube-proxy", "etcd", "etcdctl", "etcdutl", "runc", "crictl", "helm"] {
+            assert!(containerd.foreign_names.iter().any(|n| n == other), "{other}: {:?}", containerd.foreign_names);
+        }
+        // Its own upstream's names are its own: containerd-static ships `containerd`.
+        let own = |a: &Artifact, n: &str| !a.foreign_names.iter().any(|f| f == n);
+        assert!(own(&containerd, "containerd") && own(&containerd, "containerd-static"));
+        let cni = catalog.resolve("cni-plugins", &v("1.4.0"), &linux_amd64()).unwrap();
+        assert!(!own(&cni, "kubelet") && !own(&cni, "containerd") && own(&cni, "cni-plugins"));
+        let etcd = catalog.resolve("etcd", &v("3.5.12"), &linux_amd64()).unwrap();
+        assert!(own(&etcd, "etcd") && own(&etcd, "etcdctl") && !own(&etcd, "kubelet"));
+        let kubelet = catalog.resolve("kubelet", &v("1.29.0"), &linux_amd64()).unwrap();
+        assert!(kubelet.foreign_names.is_empty(), "not an archive");
+    }
+
+    #[test]
     fn combinations_never_published_say_what_is() {
         let catalog = Catalog::load(&[]).unwrap();
         let v = |s: &str| Version::parse(s).unwrap();
