@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod memory;
 pub mod pki;
 pub mod rekor_log;
 pub mod releases;
