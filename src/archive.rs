@@ -20,6 +20,7 @@ use flate2::read::MultiGzDecoder;
 use crate::catalog::Extract;
 use crate::digest::{copy_hashing, AlgorithmSet, CopyError, CHUNK};
 use crate::install::{InstallError, Staged, Verified};
+use crate::report::escape;
 use crate::signature::SignatureCheck;
 use crate::status::ExitStatus;
 
@@ -42,7 +43,8 @@ pub const MAX_NAME: usize = 220;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
-    #[error("{archive}: hostile entry {entry:?}: {why}; nothing was installed")]
+    /// `entry` is shown quoted and escaped as all text is (`"bin/ctr\nOK"`).
+    #[error("{archive}: hostile entry \"{}\": {why}; nothing was installed", escape(entry))]
     Hostile { archive: String, entry: String, why: String },
     #[error("{archive}: {binary} is not in the archive")]
     Missing { archive: String, binary: String },
@@ -332,9 +334,12 @@ fn c_string(bytes: &[u8]) -> &[u8] {
     bytes.iter().position(|b| *b == 0).map_or(bytes, |end| &bytes[..end])
 }
 
+/// One PAX record: its key and value.
+type PaxRecord<'a> = (&'a [u8], &'a [u8]);
+
 /// PAX records, `LEN KEY=VALUE\n` each, LEN counting the whole record. NUL padding after
 /// the last record is tolerated; anything else malformed is refused.
-fn pax_records(mut data: &[u8]) -> Result<Vec<(&[u8], &[u8])>, String> {
+fn pax_records(mut data: &[u8]) -> Result<Vec<PaxRecord<'_>>, String> {
     let malformed = || "a malformed PAX record".to_string();
     let mut records = Vec::new();
     while !data.iter().all(|b| *b == 0) {
@@ -479,7 +484,7 @@ mod tests {
 
     #[test]
     fn pax_records_are_read_exactly_or_refused() {
-        let ok: &[(&[u8], Vec<(&[u8], &[u8])>)] = &[
+        let ok: &[(&[u8], Vec<PaxRecord<'_>>)] = &[
             (b"", vec![]),
             (b"11 path=ab\n", vec![(b"path", b"ab")]),
             (b"11 path=ab\n16 linkpath=xyz\n", vec![(b"path", b"ab"), (b"linkpath", b"xyz")]),

@@ -889,7 +889,7 @@ fn an_archive_entry_named_with_a_newline_is_refused_and_forges_no_line() {
             "bin/ctr\nOK       kubelet v1.29.0  installed kubelet",
             "\"bin/ctr\\nOK       kubelet v1.29.0  installed kubelet\"",
         ),
-        ("bin/ctr\r\u{1b}[2KOK", "\"bin/ctr\\r\\u{1b}[2KOK\""),
+        ("bin/ctr\r\u{1b}[2KOK", "\"bin/ctr\\r\\x1b[2KOK\""),
     ] {
         publish_containerd_with(&server, vec![Entry::file(name, b"evil", 0o755)]);
         let dest = tempdir();

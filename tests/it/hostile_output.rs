@@ -76,7 +76,8 @@ fn a_terminal_escape_in_a_name_reaches_no_terminal() {
 
     // A file that is not there: its line says so, escaped.
     let missing = dir.path().join(OsStr::from_bytes(b"gone\x1b[8m"));
-    let run = kverify([OsStr::new("verify"), missing.as_os_str(), OsStr::new("--sha256"), OsStr::new(&sha256_hex(data))]);
+    let run =
+        kverify([OsStr::new("verify"), missing.as_os_str(), OsStr::new("--sha256"), OsStr::new(&sha256_hex(data))]);
     run.code(3);
     let line = run.stdout.lines().next().unwrap();
     let gone = format!("ERROR    {}/gone\\x1b[8m  cannot read: ", dir.path().display());
