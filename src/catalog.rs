@@ -437,6 +437,10 @@ pub struct Artifact {
     pub signature: Option<SignatureRef>,
     /// `None` for artifacts installed as they are.
     pub extract: Option<Extract>,
+    /// For an archive, the names of the binaries other upstreams' components install
+    /// (`kubelet`, `etcdctl`, `runc` for containerd's): never installed from this archive,
+    /// whatever it holds. Empty for artifacts installed as they are.
+    pub foreign_names: Vec<String>,
     /// A signed SBOM that lists this artifact, when the release publishes one.
     pub sbom: Option<SbomRef>,
     pub mode: u32,
@@ -541,6 +545,23 @@ impl Catalog {
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out
+    }
+
+    /// Every name a component of another upstream than `upstream` installs a binary
+    /// under: component names, `install_as`, and the last component of archive binaries'
+    /// paths (those without a placeholder), sorted.
+    fn installed_by_others(&self, upstream: &str) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for (_, spec) in self.specs.iter().filter(|(_, s)| s.upstream != upstream) {
+            names.extend(spec.names.iter().cloned());
+            names.extend(spec.install_as.iter().cloned());
+            let binaries = spec.archive.iter().flat_map(|a| &a.binaries);
+            let last = binaries.map(|b| b.path.rsplit('/').next().unwrap_or(&b.path));
+            names.extend(last.filter(|n| !n.contains('{')).map(str::to_string));
+        }
+        names.sort();
+        names.dedup();
+        names
     }
 
     pub fn knows(&self, name: &str) -> bool {
@@ -654,6 +675,7 @@ impl Catalog {
             file_name,
             checksum_urls,
             signature,
+            foreign_names: if extract.is_some() { self.installed_by_others(&spec.upstream) } else { Vec::new() },
             extract,
             sbom,
             mode: spec.mode.map_or(0o755, |m| m.0),
@@ -924,6 +946,25 @@ mod tests {
         assert_eq!(static2.signature.unwrap().kind, SignatureKind::IntotoJsonl);
         let runc = catalog.resolve("runc", &v("1.3.0"), &p("linux/armhf")).unwrap();
         assert!(runc.url.ends_with("/runc.armhf"));
+    }
+
+    #[test]
+    fn an_archive_knows_the_names_other_upstreams_install() {
+        let catalog = Catalog::load(&[]).unwrap();
+        let v = |s: &str| Version::parse(s).unwrap();
+        let containerd = catalog.resolve("containerd", &v("2.0.1"), &linux_amd64()).unwrap();
+        for other in ["kubelet", "kubectl", "kube-proxy", "etcd", "etcdctl", "etcdutl", "runc", "crictl", "helm"] {
+            assert!(containerd.foreign_names.iter().any(|n| n == other), "{other}: {:?}", containerd.foreign_names);
+        }
+        // Its own upstream's names are its own: containerd-static ships `containerd`.
+        let own = |a: &Artifact, n: &str| !a.foreign_names.iter().any(|f| f == n);
+        assert!(own(&containerd, "containerd") && own(&containerd, "containerd-static"));
+        let cni = catalog.resolve("cni-plugins", &v("1.4.0"), &linux_amd64()).unwrap();
+        assert!(!own(&cni, "kubelet") && !own(&cni, "containerd") && own(&cni, "cni-plugins"));
+        let etcd = catalog.resolve("etcd", &v("3.5.12"), &linux_amd64()).unwrap();
+        assert!(own(&etcd, "etcd") && own(&etcd, "etcdctl") && !own(&etcd, "kubelet"));
+        let kubelet = catalog.resolve("kubelet", &v("1.29.0"), &linux_amd64()).unwrap();
+        assert!(kubelet.foreign_names.is_empty(), "not an archive");
     }
 
     #[test]

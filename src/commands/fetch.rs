@@ -131,7 +131,8 @@ impl Job<'_> {
                 outcome.message = Some("installed".into());
             }
             Placement::Extract { layout, mode } => {
-                let binaries = archive::extract(&verified, &artifact.file_name, layout, self.dest.dir())?;
+                let binaries =
+                    archive::extract(&verified, &artifact.file_name, layout, &artifact.foreign_names, self.dest.dir())?;
                 let names =
                     self.dest.install_all(binaries.into_iter().map(|b| (b.name, b.verified)).collect(), mode)?;
                 outcome.path = Some(self.dest.dir().to_path_buf());

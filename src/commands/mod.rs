@@ -26,7 +26,11 @@ pub fn run(output: Output, plan: Plan) -> Result<ExitStatus, Error> {
         Plan::Trust(plan) => trust::run(plan, output),
         Plan::Completions(shell) => {
             let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "kverify", &mut std::io::stdout());
+            // Into memory first: clap_complete panics on a write error, and a closed
+            // stdout (`kverify completions bash | head`) must end quietly.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "kverify", &mut script);
+            crate::report::print(&script)?;
             Ok(ExitStatus::Ok)
         }
     }

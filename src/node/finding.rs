@@ -1,12 +1,13 @@
 //! One finding per check that says something, as a text line or one JSON object, and
 //! the exit status they add up to.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use serde::Serialize;
 
 use crate::digest::Digests;
-use crate::report::{Evidence, ExitStatus, Mismatch, Record, Status, Tally};
+use crate::report::{escape, Evidence, ExitStatus, Mismatch, Record, Status, Tally};
 
 /// How urgently a finding needs a person.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -149,27 +150,29 @@ impl Record for Finding {
         self.status
     }
 
+    /// One line, then the mismatches and details under it; every field that comes from
+    /// the node (paths, names, link targets, messages) escaped.
     fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
         let label = self.status.label();
-        let subject = self.path.as_deref().or(self.name.as_deref()).unwrap_or("-");
+        let subject = escape(self.path.as_deref().or(self.name.as_deref()).unwrap_or("-"));
         let mut line = format!("{label:<8} {:<15} {subject}", self.check.name());
-        let subject: Vec<&str> =
-            [&self.component, &self.version, &self.platform].into_iter().flatten().map(String::as_str).collect();
+        let subject: Vec<Cow<'_, str>> =
+            [&self.component, &self.version, &self.platform].into_iter().flatten().map(|s| escape(s)).collect();
         if !subject.is_empty() {
             line.push_str("  ");
             line.push_str(&subject.join(" "));
         }
         if !self.message.is_empty() {
             line.push_str("  ");
-            line.push_str(&self.message);
+            line.push_str(&escape(&self.message));
         }
         writeln!(out, "{line}")?;
         for m in &self.mismatches {
-            writeln!(out, "         expected  {}  (from {})", m.expected, m.origin)?;
+            writeln!(out, "         expected  {}  (from {})", m.expected, escape(&m.origin))?;
             writeln!(out, "         computed  {}", m.computed)?;
         }
         for detail in &self.details {
-            writeln!(out, "         {detail}")?;
+            writeln!(out, "         {}", escape(detail))?;
         }
         Ok(())
     }

@@ -58,7 +58,8 @@ impl Upstream {
                 signature = Some(PinnedSignature::from_evidence(e));
             }
             if let Some(layout) = &artifact.extract {
-                for b in archive::extract(&verified, &artifact.file_name, layout, dir.path())? {
+                for b in archive::extract(&verified, &artifact.file_name, layout, &artifact.foreign_names, dir.path())?
+                {
                     let (Some(sha256), Some(sha512)) = (b.verified.digests.sha256, b.verified.digests.sha512) else {
                         return Err(Error::Internal(format!("{}: not both digests computed", b.name)));
                     };

@@ -4,6 +4,7 @@
 
 mod cli;
 mod fetch;
+mod hostile_output;
 mod lock;
 mod manifests;
 mod node;
