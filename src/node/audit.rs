@@ -349,7 +349,10 @@ fn unreadable(a: &Audited, e: &ReadError) -> Finding {
         return f;
     }
     let mut f = a.finding(Status::Error, Severity::Warning, "unreadable");
-    f.message = format!("cannot read: {e}");
+    f.message = match e {
+        ReadError::NotFound => "cannot read: removed while the audit ran".to_string(),
+        e => format!("cannot read: {e}"),
+    };
     if matches!(e, ReadError::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied) {
         f.details.push("hint: run the audit as root (uid 0, no capabilities needed) to read root-only files".into());
     }

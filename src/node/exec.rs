@@ -868,7 +868,8 @@ mod tests {
 
     #[test]
     fn c_escapes_as_cunescape_one() {
-        let cases: &[(&[u8], Option<(&[u8], usize)>)] = &[
+        type Case<'a> = (&'a [u8], Option<(&'a [u8], usize)>);
+        let cases: &[Case] = &[
             (b"n", Some((b"\n", 1))),
             (b"x41", Some((b"A", 3))),
             (b"x00", None),

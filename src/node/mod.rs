@@ -127,7 +127,10 @@ pub fn discover(root: &Root, names: &BTreeSet<String>) -> Discovery {
     for unit in UNITS {
         let loaded = units::load(root, unit);
         for problem in loaded.problems {
-            d.discovery.unit_findings.push(unit_problem_finding(&problem.file, &problem.error));
+            let f = unit_problem_finding(&problem.file, &problem.error);
+            if !d.discovery.unit_findings.contains(&f) {
+                d.discovery.unit_findings.push(f);
+            }
         }
         for command in &loaded.commands {
             let by = format!("unit {}", host_path(&command.file));

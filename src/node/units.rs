@@ -83,11 +83,8 @@ pub struct Unit {
 /// Reads unit `name` under `root`.
 pub fn load(root: &Root, name: &str) -> Unit {
     let mut unit = Unit::default();
-    let entries = search_path_entries(root);
-    let fragment = match resolve_name(&entries, name, 0) {
-        Target::Path(path) => Some(path),
-        Target::None => None,
-    };
+    let entries = search_path_entries(root, &mut unit.problems);
+    let fragment = resolve_name(&entries, name, 0);
     let mut files: Vec<PathBuf> = Vec::new();
     let mut specifiers = Specifiers::new(name);
     if let Some(path) = &fragment {
@@ -97,7 +94,7 @@ pub fn load(root: &Root, name: &str) -> Unit {
         }
     }
     let names = unit_names(&entries, name, fragment.as_deref());
-    files.extend(drop_ins(root, &names));
+    files.extend(drop_ins(root, &names, &mut unit.problems));
 
     let mut texts: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     for (i, file) in files.iter().enumerate() {
@@ -137,19 +134,13 @@ enum Entry {
     Alias(String),
 }
 
-enum Target {
-    Path(PathBuf),
-    None,
-}
-
 /// Every `.service` name in the search path, as systemd maps them
 /// (`unit_file_build_name_map`): the highest-priority entry of a name wins; a link to a
 /// file of the same name in the search path is no entry at all (a self-alias).
-fn search_path_entries(root: &Root) -> BTreeMap<String, Entry> {
+fn search_path_entries(root: &Root, problems: &mut Vec<UnitProblem>) -> BTreeMap<String, Entry> {
     let mut entries = BTreeMap::new();
     for dir in UNIT_DIRS {
-        let Ok(names) = root.list(Path::new(dir)) else { continue };
-        for (name, is_link) in names {
+        for (name, is_link) in listing(root, Path::new(dir), problems) {
             let Some(name) = name.to_str().filter(|n| is_service_name(n)) else { continue };
             if entries.contains_key(name) {
                 continue;
@@ -204,12 +195,12 @@ fn is_service_name(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b":-_.\\@".contains(&b))
 }
 
-fn resolve_name(entries: &BTreeMap<String, Entry>, name: &str, hops: usize) -> Target {
-    match entries.get(name) {
-        None => Target::None,
-        Some(_) if hops > MAX_DEPTH => Target::None,
-        Some(Entry::Alias(to)) => resolve_name(entries, to, hops + 1),
-        Some(Entry::File(path)) => Target::Path(path.clone()),
+/// The unit file a name leads to, through its aliases.
+fn resolve_name(entries: &BTreeMap<String, Entry>, name: &str, hops: usize) -> Option<PathBuf> {
+    match entries.get(name)? {
+        _ if hops > MAX_DEPTH => None,
+        Entry::Alias(to) => resolve_name(entries, to, hops + 1),
+        Entry::File(path) => Some(path.clone()),
     }
 }
 
@@ -222,10 +213,8 @@ fn unit_names(entries: &BTreeMap<String, Entry>, name: &str, fragment: Option<&P
         if other == name {
             continue;
         }
-        if let Target::Path(path) = resolve_name(entries, other, 0) {
-            if path.file_name() == Some(base) {
-                names.push(other.clone());
-            }
+        if resolve_name(entries, other, 0).is_some_and(|path| path.file_name() == Some(base)) {
+            names.push(other.clone());
         }
     }
     names
@@ -235,7 +224,7 @@ fn unit_names(entries: &BTreeMap<String, Entry>, name: &str, fragment: Option<&P
 /// (`unit_file_find_dropin_paths`): `NAME.d/*.conf` of each name and of each of its
 /// dash prefixes (`foo-.service.d`), then `service.d/*.conf`, in every search directory;
 /// of several of one file name the first found wins; applied in file name order.
-fn drop_ins(root: &Root, names: &[String]) -> Vec<PathBuf> {
+fn drop_ins(root: &Root, names: &[String], problems: &mut Vec<UnitProblem>) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = Vec::new();
     for name in names {
         for each in with_prefixes(name) {
@@ -246,12 +235,14 @@ fn drop_ins(root: &Root, names: &[String]) -> Vec<PathBuf> {
     let mut by_name: BTreeMap<OsString, PathBuf> = BTreeMap::new();
     let mut listed = BTreeSet::new();
     for dir in dirs {
-        let Ok(resolved) = root.resolve(&dir).result else { continue };
+        let Ok(resolved) = root.resolve(&dir).result else {
+            listing(root, &dir, problems);
+            continue;
+        };
         if !listed.insert(resolved) {
             continue;
         }
-        let Ok(names) = root.list(&dir) else { continue };
-        for (file, _) in names {
+        for (file, _) in listing(root, &dir, problems) {
             let bytes = file.as_bytes();
             if bytes.ends_with(b".conf") && !bytes.starts_with(b".") {
                 let path = dir.join(&file);
@@ -268,14 +259,39 @@ fn drop_ins(root: &Root, names: &[String]) -> Vec<PathBuf> {
     by_name.into_values().collect()
 }
 
+/// The entries of a directory systemd lists. One that is not there, or not a directory,
+/// has none; one that is there but cannot be listed may hold units: a problem.
+fn listing(root: &Root, dir: &Path, problems: &mut Vec<UnitProblem>) -> Vec<(OsString, bool)> {
+    let mut problem = |error| {
+        if !problems.iter().any(|p| p.file == dir) {
+            problems.push(UnitProblem { file: dir.to_path_buf(), error });
+        }
+    };
+    match root.resolve(dir).result {
+        Err(ResolveError::NotFound { .. } | ResolveError::NotADirectory { .. }) => return Vec::new(),
+        Err(e) => {
+            problem(ReadError::Resolve(e));
+            return Vec::new();
+        }
+        Ok(_) => {}
+    }
+    match root.list(dir) {
+        Ok(entries) => entries,
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => Vec::new(),
+        Err(e) => {
+            problem(ReadError::Io(e));
+            Vec::new()
+        }
+    }
+}
+
 /// `a-b-c.service`, then `a-b-.service` and `a-.service` (systemd's prefix drop-ins).
 fn with_prefixes(name: &str) -> Vec<String> {
     let mut out = vec![name.to_string()];
     let Some((stem, suffix)) = name.rsplit_once('.') else { return out };
     let mut prefix = stem.split('@').next().unwrap_or(stem).to_string();
     let mut chopped = false;
-    loop {
-        let Some(dash) = prefix.rfind('-') else { break };
+    while let Some(dash) = prefix.rfind('-') {
         if dash == 0 {
             break;
         }

@@ -868,7 +868,7 @@ fn an_oversized_drop_in_is_a_finding_not_skipped() {
     );
     std::fs::OpenOptions::new().write(true).open(&huge).unwrap().set_len(4 << 30).unwrap();
     // Reading the 4 GiB whole would need more than this.
-    let run = run_within(with_address_space(h.audit_cmd(&lock, &[]), 1 << 20), DEADLINE, |_| {});
+    let run = run_within(with_address_space(h.audit_cmd(&lock, &[]), 2 << 20), DEADLINE, |_| {});
     run.code(1);
     let rows = run.json();
     exactly(
@@ -1134,4 +1134,24 @@ fn a_masked_unit_runs_nothing_and_a_specifier_kverify_cannot_expand_is_a_finding
         row["message"],
         "line 2: ExecStart= runs a program kverify cannot name: /opt/%H/containerd (%H depends on the running host)"
     );
+}
+
+#[test]
+fn a_unit_directory_that_cannot_be_listed_is_a_finding() {
+    require_root!();
+    let (h, lock) = host_with_an_evil_kubelet();
+    // (As root every directory can be listed; a link loop cannot be, for anyone.)
+    h.link("etc/systemd/system/kubelet.service.d", "kubelet.service.d");
+    let run = h.audit(&lock, &[]);
+    run.code(1);
+    let rows = run.json();
+    exactly(
+        &rows,
+        &[
+            ("ok", "digest", "match", "/usr/bin/kubelet"),
+            ("fail", "unit", "unit-unreadable", "/etc/systemd/system/kubelet.service.d"),
+        ],
+    );
+    let row = finding(&rows, "unit", "/etc/systemd/system/kubelet.service.d");
+    assert_eq!(row["message"], "more than 40 symbolic links: a loop; what the unit runs is unknown");
 }
