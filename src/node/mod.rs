@@ -133,9 +133,8 @@ pub fn discover(root: &Root, names: &BTreeSet<String>) -> Discovery {
             }
         }
         for command in &loaded.commands {
-            let by = format!("unit {}", host_path(&command.file));
-            let detail = (command.key != "ExecStart").then(|| command.key.to_string());
-            d.command(command, by, detail);
+            let by = FoundBy::unit(command);
+            d.command(command, by);
         }
     }
     let mut discovery = d.discovery;
@@ -183,47 +182,36 @@ impl Discoverer<'_> {
     }
 
     /// The program one unit command runs, and what a wrapper (env, `|`) it names runs.
-    fn command(&mut self, command: &UnitCommand, by: String, detail: Option<String>) {
-        let found_by = |via: Option<&str>| {
-            let parts: Vec<&str> = detail.iter().map(String::as_str).chain(via).collect();
-            if parts.is_empty() {
-                by.clone()
-            } else {
-                format!("{by} ({})", parts.join(", "))
-            }
-        };
-        let (path, args) = match &command.command.program {
+    fn command(&mut self, command: &UnitCommand, by: FoundBy) {
+        let args = command.environment.expand_args(&command.command);
+        let path = match &command.command.program {
             Program::Unresolved { word, why } => {
                 return self.unresolved(command, &format!("{} ({why})", String::from_utf8_lossy(word)));
             }
-            Program::Path(path) => (units::rel_path(path), command.environment.expand_args(&command.command)),
+            Program::Path(path) => units::rel_path(path),
             Program::Name(name) => {
                 let Some(path) = self.in_systemd_path(name) else {
                     let dirs: Vec<String> = exec::SYSTEMD_EXEC_PATH.iter().map(|d| format!("/{d}")).collect();
-                    let message =
-                        format!("named by {}, not in systemd's search path ({})", found_by(None), dirs.join(":"));
-                    return self.absent(None, name, found_by(None), message);
+                    let message = format!("named by {by}, not in systemd's search path ({})", dirs.join(":"));
+                    return self.absent(None, name, by.to_string(), message);
                 };
-                (path, command.environment.expand_args(&command.command))
+                path
             }
             Program::Shell(word) => {
                 let cwd = command.environment.working_directory.clone();
-                let args = command.environment.expand_args(&command.command);
                 let runs = EnvRuns::Program { command: word.clone(), path: PathSetting::Inherit, cwd, rest: args };
-                return self.wrapped(command, runs, found_by(Some("via the shell")), 0);
+                return self.wrapped(command, runs, by.via("the shell"), 0);
             }
         };
-        self.program(path.clone(), found_by(None));
-        // A wrapper runs another program: env(1) is followed.
+        self.program(path.clone(), by.to_string());
         if self.names_env(&path) {
             let args = if command.command.separate_argv0 { args.get(1..).unwrap_or_default().to_vec() } else { args };
-            let via = format!("via {}", host_path(&path));
-            self.wrapped(command, exec::env_runs(&args), found_by(Some(&via)), 1);
+            self.wrapped(command, exec::env_runs(&args), by.via(&host_path(&path)), 1);
         }
     }
 
-    /// What env(1) (or the shell) goes on to run.
-    fn wrapped(&mut self, command: &UnitCommand, runs: EnvRuns, by: String, depth: usize) {
+    /// What env(1) (or the shell) goes on to run: found as `execvp` finds it.
+    fn wrapped(&mut self, command: &UnitCommand, runs: EnvRuns, by: FoundBy, depth: usize) {
         let (program, path, cwd, rest) = match runs {
             EnvRuns::Nothing => return,
             EnvRuns::Unknown(why) => return self.unresolved(command, &why),
@@ -241,13 +229,7 @@ impl Discoverer<'_> {
             None => b"/".to_vec(),
         };
         let found = if program.contains(&b'/') {
-            let path = join(&cwd, &program);
-            let rel = units::rel_path(&path);
-            if !self.exists(&rel) {
-                let message = format!("named by {by}, not found");
-                return self.absent(Some(rel), &program, by, message);
-            }
-            rel
+            units::rel_path(&join(&cwd, &program))
         } else {
             let search = match path {
                 PathSetting::Set(p) => p,
@@ -260,20 +242,19 @@ impl Discoverer<'_> {
                     }
                 },
             };
-            let candidates: Vec<PathBuf> =
-                search.split(|&b| b == b':').map(|dir| units::rel_path(&join(&join(&cwd, dir), &program))).collect();
-            match candidates.into_iter().find(|rel| self.is_executable(rel)) {
+            let mut candidates =
+                search.split(|&b| b == b':').map(|dir| units::rel_path(&join(&join(&cwd, dir), &program)));
+            match candidates.find(|rel| self.is_executable(rel)) {
                 Some(rel) => rel,
                 None => {
                     let message = format!("named by {by}, not found in PATH {}", String::from_utf8_lossy(&search));
-                    return self.absent(None, &program, by, message);
+                    return self.absent(None, &program, by.to_string(), message);
                 }
             }
         };
-        self.program(found.clone(), by.clone());
+        self.program(found.clone(), by.to_string());
         if self.names_env(&found) {
-            let via = format!("via {}", host_path(&found));
-            self.wrapped(command, exec::env_runs(&rest), format!("{by}, {via}"), depth + 1);
+            self.wrapped(command, exec::env_runs(&rest), by.via(&host_path(&found)), depth + 1);
         }
     }
 
@@ -295,6 +276,7 @@ impl Discoverer<'_> {
         }
     }
 
+    /// Whether `rel` is there, links followed (`access(F_OK)`).
     fn exists(&self, rel: &Path) -> bool {
         self.root.resolve(rel).result.is_ok()
     }
@@ -317,6 +299,38 @@ impl Discoverer<'_> {
     fn names_env(&self, rel: &Path) -> bool {
         let env = Some(OsStr::new("env"));
         rel.file_name() == env || self.root.resolve(rel).result.is_ok_and(|p| p.file_name() == env)
+    }
+}
+
+/// How a unit's program was found, for `found_by`: `unit /etc/…/kubelet.service`, with
+/// the setting when it is not `ExecStart=` and the wrappers it went through:
+/// `unit /usr/lib/…/containerd.service (ExecStartPre, via /usr/bin/env)`.
+#[derive(Clone)]
+struct FoundBy {
+    file: String,
+    notes: Vec<String>,
+}
+
+impl FoundBy {
+    fn unit(command: &UnitCommand) -> FoundBy {
+        let notes = (command.key != "ExecStart").then(|| command.key.to_string()).into_iter().collect();
+        FoundBy { file: host_path(&command.file), notes }
+    }
+
+    fn via(&self, wrapper: &str) -> FoundBy {
+        let mut next = self.clone();
+        next.notes.push(format!("via {wrapper}"));
+        next
+    }
+}
+
+impl std::fmt::Display for FoundBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unit {}", self.file)?;
+        if !self.notes.is_empty() {
+            write!(f, " ({})", self.notes.join(", "))?;
+        }
+        Ok(())
     }
 }
 
