@@ -32,6 +32,9 @@ pub enum Check {
     ParentWritable,
     /// No symbolic link on the way leads somewhere writable by anyone but root.
     Symlink,
+    /// Every unit file and drop-in that says what kubelet and containerd run was read,
+    /// and names its programs.
+    Unit,
 }
 
 impl Check {
@@ -42,6 +45,7 @@ impl Check {
             Check::Mode => "mode",
             Check::ParentWritable => "parent-writable",
             Check::Symlink => "symlink",
+            Check::Unit => "unit",
         }
     }
 }
@@ -186,6 +190,8 @@ pub struct FindingCounts {
     pub verified: usize,
     pub digest_failed: usize,
     pub permission_failed: usize,
+    /// Units not read, or naming a program kverify cannot name.
+    pub unit_failed: usize,
     pub missing: usize,
     pub unlisted: usize,
     pub errors: usize,
@@ -197,6 +203,7 @@ impl Tally<Finding> for FindingCounts {
         match finding.status {
             Status::Ok if digest => self.verified += 1,
             Status::Fail if digest => self.digest_failed += 1,
+            Status::Fail if finding.check == Check::Unit => self.unit_failed += 1,
             Status::Fail => self.permission_failed += 1,
             Status::Missing => self.missing += 1,
             Status::Unlisted => self.unlisted += 1,
@@ -225,6 +232,7 @@ impl Tally<Finding> for FindingCounts {
                 self.permission_failed,
                 if self.permission_failed == 1 { "permission finding" } else { "permission findings" },
             ),
+            (self.unit_failed, if self.unit_failed == 1 { "unit finding" } else { "unit findings" }),
             (self.errors, if self.errors == 1 { "error" } else { "errors" }),
             (self.missing, "missing"),
             (self.unlisted, "unlisted"),
