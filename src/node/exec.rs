@@ -981,14 +981,7 @@ mod tests {
         let alphabet = b" \t\\\"'%$;@-:+!|/xu0123456789abcdefUnS{}=#\xff\x00\n";
         for len in 0..64 {
             for _ in 0..200 {
-                let value: Vec<u8> = (0..len)
-                    .map(|_| {
-                        seed ^= seed << 13;
-                        seed ^= seed >> 7;
-                        seed ^= seed << 17;
-                        alphabet[(seed % alphabet.len() as u64) as usize]
-                    })
-                    .collect();
+                let value = super::super::hostile_bytes(&mut seed, alphabet, len);
                 let parsed = parse_exec(&value, &spec());
                 if let ExecValue::Commands { commands, .. } = parsed {
                     let env = Environment::default();

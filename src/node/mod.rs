@@ -532,3 +532,17 @@ pub fn node_name(root: &Root) -> Option<String> {
     let text = String::from_utf8_lossy(&bytes);
     text.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string)
 }
+
+/// `len` bytes drawn from `alphabet` by a xorshift generator at `seed`: hostile input,
+/// the same on every run, for the parsers' never-panic tests.
+#[cfg(test)]
+fn hostile_bytes(seed: &mut u64, alphabet: &[u8], len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            alphabet[(*seed % alphabet.len() as u64) as usize]
+        })
+        .collect()
+}

@@ -819,14 +819,7 @@ mod tests {
         let alphabet = b"[]Service=ExecStart \\\n\r\0#;'\"%x6c/\xff\xef\xbb\xbf.include";
         for len in 0..200 {
             for _ in 0..50 {
-                let text: Vec<u8> = (0..len)
-                    .map(|_| {
-                        seed ^= seed << 13;
-                        seed ^= seed >> 7;
-                        seed ^= seed << 17;
-                        alphabet[(seed % alphabet.len() as u64) as usize]
-                    })
-                    .collect();
+                let text = super::super::hostile_bytes(&mut seed, alphabet, len);
                 let _ = programs_of(&text, "kubelet.service", true);
             }
         }
