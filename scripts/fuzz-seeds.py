@@ -209,6 +209,46 @@ def archives():
     put("archive", "pax-tar", b"\x00" + pax)
 
 
+# Made once with gpg by the fuzz target's key (fuzz/fuzz_targets/openpgp.rs, whose secret half
+# was thrown away): runc's clear-signed runc.sha256sum and helm's detached .sha256sum.asc, both
+# signed 2025-06-01, byte for byte as gpg wrote them.
+PGP_RUNC_SHA256SUM = """-----BEGIN PGP SIGNED MESSAGE-----
+Hash: SHA256
+
+e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05  runc.amd64
+629d4630657caace9c819fd3797f4a70c397fbd41a2a7e464a0507dad675d52c  runc.arm64
+- -e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05  runc.tar.xz
+-----BEGIN PGP SIGNATURE-----
+
+iHUEARYIAB0WIQRF3Dna5P34Spaq8fMb4bgrS0E86QUCaDuYAAAKCRAb4bgrS0E8
+6ap7AP4pkKDJYJhtZMn4sBeHEZq81sTopUPDkPZ42rxVSs0zkwEAxz8pnefzu00A
+MO4smhZT5dmfjIVWNqi2sJow9jhaAwo=
+=Cvew
+-----END PGP SIGNATURE-----
+"""
+PGP_HELM_ASC = """-----BEGIN PGP SIGNATURE-----
+
+iHUEABYIAB0WIQRF3Dna5P34Spaq8fMb4bgrS0E86QUCaDuYAAAKCRAb4bgrS0E8
+6ffaAQCkLv327m24xY9HpsLMvsrf9Pk36ACRBTB2KmV5p8oYxgD/bJbstOSJIxlU
+PxSWdkKdk5rDU0zpqk6Dc044wX99YgE=
+=1LkZ
+-----END PGP SIGNATURE-----
+"""
+PGP_HELM_SHA256SUM = "e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05  helm-v3.14.1-linux-amd64.tar.gz\n"
+
+
+def openpgp():
+    runc = PGP_RUNC_SHA256SUM.encode()
+    put("openpgp", "runc-clearsigned", b"\x00" + runc)
+    put("openpgp", "runc-crlf", b"\x00" + runc.replace(b"\n", b"\r\n"))
+    put("openpgp", "runc-blank-lines-around", b"\x00\n \n" + runc + b"\n\n")
+    put("openpgp", "runc-unsigned", b"\x00" + runc[runc.index(b"\n\n") + 2 : runc.index(b"-----BEGIN PGP SIGNATURE")])
+    put("openpgp", "runc-two-blocks", b"\x00" + runc + runc)
+    asc, sums = PGP_HELM_ASC.encode(), PGP_HELM_SHA256SUM.encode()
+    put("openpgp", "helm-detached", b"\x01" + struct.pack("<H", len(asc)) + asc + sums)
+    put("openpgp", "helm-detached-tampered", b"\x01" + struct.pack("<H", len(asc)) + asc + sums.replace(b"helm", b"helm2"))
+
+
 if __name__ == "__main__":
     checksums()
     detached_and_bundles()
@@ -216,5 +256,6 @@ if __name__ == "__main__":
     catalogs()
     sboms()
     archives()
+    openpgp()
     for d in sorted(OUT.iterdir()):
         print(f"{d.name}: {len(list(d.iterdir()))} seeds")

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -136,6 +136,9 @@ pub struct ComponentSpec {
     /// A signed SBOM that lists this artifact's digests (signed like the artifact).
     #[serde(default)]
     pub sbom: Option<SbomSpec>,
+    /// The keyring `signature.keyring` names, resolved when the file loads.
+    #[serde(skip)]
+    pub keyring: Option<Keyring>,
 }
 
 impl ComponentSpec {
@@ -188,19 +191,31 @@ pub struct BinarySpec {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignatureSpec {
-    /// `cosign-detached` (`.sig` + `.cert`) or `intoto-jsonl` (Sigstore bundles of provenance).
+    /// `cosign-detached` (`.sig` + `.cert`), `intoto-jsonl` (Sigstore bundles of
+    /// provenance), or `pgp` (an OpenPGP signature over a checksum file).
     pub kind: SignatureKind,
     /// First version that publishes it: from here a missing signature fails closed.
     pub since: Version,
-    /// URL template of the signature (or the bundle file).
+    /// URL template of the signature (the bundle file; for `pgp`, the clear-signed
+    /// checksum file or the armored `.asc`).
     pub signature: String,
     /// URL template of the certificate (`cosign-detached` only).
     #[serde(default)]
     pub certificate: Option<String>,
-    /// Signer identity (SAN) the certificate must carry (template).
-    pub identity: String,
-    /// OIDC issuer the certificate must carry.
-    pub issuer: String,
+    /// Signer identity (SAN) the certificate must carry (template; Sigstore kinds).
+    #[serde(default)]
+    pub identity: Option<String>,
+    /// OIDC issuer the certificate must carry (Sigstore kinds).
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// `pgp`: the keyring the signer's key must be in: a keyring built into kverify
+    /// (`runc.keyring`, `helm.KEYS`), or a file (relative to the catalog file).
+    #[serde(default)]
+    pub keyring: Option<String>,
+    /// `pgp`: the checksum file a detached `.asc` signs (template); absent when the
+    /// signature file is the clear-signed checksum file itself.
+    #[serde(default)]
+    pub signed: Option<String>,
     /// Versions the upstream may have published without a signature, with why: for them
     /// a missing signature is reported, not failed (a present one must still verify).
     #[serde(default)]
@@ -319,6 +334,9 @@ pub enum SignatureKind {
     CosignDetached,
     /// One JSON line per Sigstore bundle of in-toto provenance naming the artifact.
     IntotoJsonl,
+    /// An OpenPGP signature over a checksum file: clear-signed (runc), or a detached
+    /// armored `.asc` (helm), by a key of the upstream's keyring.
+    Pgp,
 }
 
 impl SignatureKind {
@@ -326,6 +344,7 @@ impl SignatureKind {
         match self {
             SignatureKind::CosignDetached => "cosign-detached",
             SignatureKind::IntotoJsonl => "intoto-jsonl",
+            SignatureKind::Pgp => "pgp",
         }
     }
 }
@@ -336,8 +355,15 @@ pub struct SignatureRef {
     pub kind: SignatureKind,
     pub url: String,
     pub certificate_url: Option<String>,
+    /// The signer identity and OIDC issuer a Sigstore signature must carry (empty for
+    /// `pgp`, whose signer is any key of the keyring).
     pub identity: String,
     pub issuer: String,
+    /// `pgp`: the keyring the signer's key must be in.
+    pub keyring: Option<Keyring>,
+    /// `pgp`: the checksum file a detached signature signs (`None`: the signature file
+    /// is the clear-signed checksum file).
+    pub signed_url: Option<String>,
     /// `Some(why)` when this version may have been published unsigned: a missing
     /// signature is then reported (unless `--require-signature`), not failed.
     pub may_be_missing: Option<String>,
@@ -353,6 +379,24 @@ pub struct ViaMarker {
     pub marker: String,
     /// The request that names the same release explicitly: `kubectl@v1.33.0-alpha.0`.
     pub explicit: String,
+}
+
+/// An OpenPGP keyring a catalog names.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Keyring {
+    /// Built into kverify (`manifests/keys/`).
+    Embedded(String),
+    /// A file named by a `--catalog` file.
+    File(PathBuf),
+}
+
+impl fmt::Display for Keyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Keyring::Embedded(name) => write!(f, "the built-in {name}"),
+            Keyring::File(path) => write!(f, "{}", path.display()),
+        }
+    }
 }
 
 /// A signed SBOM resolved for one artifact.
@@ -393,6 +437,10 @@ pub struct Artifact {
     pub signature: Option<SignatureRef>,
     /// `None` for artifacts installed as they are.
     pub extract: Option<Extract>,
+    /// For an archive, the names of the binaries other upstreams' components install
+    /// (`kubelet`, `etcdctl`, `runc` for containerd's): never installed from this archive,
+    /// whatever it holds. Empty for artifacts installed as they are.
+    pub foreign_names: Vec<String>,
     /// A signed SBOM that lists this artifact, when the release publishes one.
     pub sbom: Option<SbomRef>,
     pub mode: u32,
@@ -448,13 +496,14 @@ impl Catalog {
         let mut specs = Vec::new();
         let mut texts: Vec<String> = Vec::new();
         for (file, text) in BUILT_IN {
-            specs.extend(parse_file(file, text)?);
+            specs.extend(parse_file(file, text, None)?);
             texts.push(text.to_string());
         }
         for path in extra {
             let text =
                 fs_err::read_to_string(path).map_err(|source| CatalogError::Read { path: path.clone(), source })?;
-            add_file(&mut specs, &mut texts, &path.display().to_string(), text)?;
+            let dir = path.parent().unwrap_or(Path::new("."));
+            add_file(&mut specs, &mut texts, &path.display().to_string(), text, Some(dir))?;
         }
         let fingerprint = fingerprint(&texts.iter().map(String::as_str).collect::<Vec<_>>());
         Ok(Catalog { specs, fingerprint })
@@ -465,7 +514,7 @@ impl Catalog {
     pub fn load_with_text(file: &str, text: &str) -> Result<Catalog, CatalogError> {
         let mut catalog = Catalog::load(&[])?;
         let mut texts: Vec<String> = BUILT_IN.iter().map(|(_, t)| t.to_string()).collect();
-        add_file(&mut catalog.specs, &mut texts, file, text.to_string())?;
+        add_file(&mut catalog.specs, &mut texts, file, text.to_string(), Some(Path::new(".")))?;
         catalog.fingerprint = fingerprint(&texts.iter().map(String::as_str).collect::<Vec<_>>());
         Ok(catalog)
     }
@@ -496,6 +545,23 @@ impl Catalog {
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out
+    }
+
+    /// Every name a component of another upstream than `upstream` installs a binary
+    /// under: component names, `install_as`, and the last component of archive binaries'
+    /// paths (those without a placeholder), sorted.
+    fn installed_by_others(&self, upstream: &str) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for (_, spec) in self.specs.iter().filter(|(_, s)| s.upstream != upstream) {
+            names.extend(spec.names.iter().cloned());
+            names.extend(spec.install_as.iter().cloned());
+            let binaries = spec.archive.iter().flat_map(|a| &a.binaries);
+            let last = binaries.map(|b| b.path.rsplit('/').next().unwrap_or(&b.path));
+            names.extend(last.filter(|n| !n.contains('{')).map(str::to_string));
+        }
+        names.sort();
+        names.dedup();
+        names
     }
 
     pub fn knows(&self, name: &str) -> bool {
@@ -565,8 +631,10 @@ impl Catalog {
                 kind: s.kind,
                 url: fill(&s.signature, &url),
                 certificate_url: s.certificate.as_ref().map(|c| fill(c, &url)),
-                identity: fill(&s.identity, &url),
-                issuer: s.issuer.clone(),
+                identity: s.identity.as_deref().map(|i| fill(i, &url)).unwrap_or_default(),
+                issuer: s.issuer.clone().unwrap_or_default(),
+                keyring: spec.keyring.clone(),
+                signed_url: s.signed.as_deref().map(|t| fill(t, &url)),
                 may_be_missing,
                 via_marker: None,
             })
@@ -607,6 +675,7 @@ impl Catalog {
             file_name,
             checksum_urls,
             signature,
+            foreign_names: if extract.is_some() { self.installed_by_others(&spec.upstream) } else { Vec::new() },
             extract,
             sbom,
             mode: spec.mode.map_or(0o755, |m| m.0),
@@ -677,8 +746,9 @@ fn add_file(
     texts: &mut Vec<String>,
     file: &str,
     text: String,
+    dir: Option<&Path>,
 ) -> Result<(), CatalogError> {
-    let added = parse_file(file, &text)?;
+    let added = parse_file(file, &text, dir)?;
     texts.push(text);
     let replaced: Vec<String> = added.iter().flat_map(|(_, s)| s.names.clone()).collect();
     for (_, spec) in specs.iter_mut() {
@@ -713,7 +783,7 @@ fn expand(template: &str, name: &str, version: &Version, platform: &Platform, ur
 /// Parses and checks one catalog file: types are checked as it deserializes; here every
 /// template must expand fully and the combinations must make sense, so a bad
 /// `--catalog` fails before any download.
-fn parse_file(file: &str, text: &str) -> Result<Vec<(String, ComponentSpec)>, CatalogError> {
+fn parse_file(file: &str, text: &str, dir: Option<&Path>) -> Result<Vec<(String, ComponentSpec)>, CatalogError> {
     let malformed = |message: String| CatalogError::Malformed { file: file.to_string(), message };
     let parsed: CatalogFile = toml::from_str(text).map_err(|e| malformed(e.to_string().trim_end().to_string()))?;
     let probe = Version::parse("1.2.3").map_err(|e| malformed(e.to_string()))?;
@@ -737,10 +807,28 @@ fn parse_file(file: &str, text: &str) -> Result<Vec<(String, ComponentSpec)>, Ca
             }
         }
         if let Some(s) = &spec.signature {
-            templates.extend([s.signature.clone(), s.identity.clone()]);
+            templates.push(s.signature.clone());
             templates.extend(s.certificate.clone());
-            if s.kind == SignatureKind::CosignDetached && s.certificate.is_none() {
-                return Err(malformed(format!("{what}: a cosign-detached signature needs a certificate URL")));
+            templates.extend(s.identity.clone());
+            templates.extend(s.signed.clone());
+            match s.kind {
+                SignatureKind::Pgp if s.keyring.is_none() => {
+                    return Err(malformed(format!("{what}: a pgp signature needs the keyring its signer is in")));
+                }
+                SignatureKind::Pgp if s.identity.is_some() || s.issuer.is_some() || s.certificate.is_some() => {
+                    return Err(malformed(format!(
+                        "{what}: a pgp signature has no certificate, identity or issuer (its signer is any key of the keyring)"
+                    )));
+                }
+                SignatureKind::CosignDetached | SignatureKind::IntotoJsonl
+                    if s.identity.is_none() || s.issuer.is_none() =>
+                {
+                    return Err(malformed(format!("{what}: a Sigstore signature needs an identity and an issuer")));
+                }
+                SignatureKind::CosignDetached if s.certificate.is_none() => {
+                    return Err(malformed(format!("{what}: a cosign-detached signature needs a certificate URL")));
+                }
+                _ => {}
             }
         }
         if let Some(a) = &spec.archive {
@@ -764,7 +852,18 @@ fn parse_file(file: &str, text: &str) -> Result<Vec<(String, ComponentSpec)>, Ca
             Platform::parse(key).map_err(|e| malformed(format!("{what}: platform_notes: {e}")))?;
         }
     }
-    Ok(parsed.component.into_iter().map(|c| (file.to_string(), c)).collect())
+    let mut specs = parsed.component;
+    for spec in &mut specs {
+        let Some(name) = spec.signature.as_ref().and_then(|s| s.keyring.clone()) else { continue };
+        spec.keyring = Some(match (crate::signature::openpgp::EMBEDDED.iter().any(|(n, _)| *n == name), dir) {
+            (true, _) => Keyring::Embedded(name),
+            (false, Some(dir)) => Keyring::File(dir.join(name)),
+            (false, None) => {
+                return Err(malformed(format!("{}: no keyring named {name} is built in", spec.names.join(", "))))
+            }
+        });
+    }
+    Ok(specs.into_iter().map(|c| (file.to_string(), c)).collect())
 }
 
 #[cfg(test)]
@@ -847,6 +946,25 @@ mod tests {
         assert_eq!(static2.signature.unwrap().kind, SignatureKind::IntotoJsonl);
         let runc = catalog.resolve("runc", &v("1.3.0"), &p("linux/armhf")).unwrap();
         assert!(runc.url.ends_with("/runc.armhf"));
+    }
+
+    #[test]
+    fn an_archive_knows_the_names_other_upstreams_install() {
+        let catalog = Catalog::load(&[]).unwrap();
+        let v = |s: &str| Version::parse(s).unwrap();
+        let containerd = catalog.resolve("containerd", &v("2.0.1"), &linux_amd64()).unwrap();
+        for other in ["kubelet", "kubectl", "kube-proxy", "etcd", "etcdctl", "etcdutl", "runc", "crictl", "helm"] {
+            assert!(containerd.foreign_names.iter().any(|n| n == other), "{other}: {:?}", containerd.foreign_names);
+        }
+        // Its own upstream's names are its own: containerd-static ships `containerd`.
+        let own = |a: &Artifact, n: &str| !a.foreign_names.iter().any(|f| f == n);
+        assert!(own(&containerd, "containerd") && own(&containerd, "containerd-static"));
+        let cni = catalog.resolve("cni-plugins", &v("1.4.0"), &linux_amd64()).unwrap();
+        assert!(!own(&cni, "kubelet") && !own(&cni, "containerd") && own(&cni, "cni-plugins"));
+        let etcd = catalog.resolve("etcd", &v("3.5.12"), &linux_amd64()).unwrap();
+        assert!(own(&etcd, "etcd") && own(&etcd, "etcdctl") && !own(&etcd, "kubelet"));
+        let kubelet = catalog.resolve("kubelet", &v("1.29.0"), &linux_amd64()).unwrap();
+        assert!(kubelet.foreign_names.is_empty(), "not an archive");
     }
 
     #[test]

@@ -148,7 +148,9 @@ pub fn parse(source: &str, bytes: &[u8]) -> Result<ChecksumFile, ChecksumError> 
             return Err(line_err(line, LineProblem::Nul));
         }
         let text = std::str::from_utf8(raw).map_err(|_| line_err(line, LineProblem::NotUtf8))?;
-        let text = text.trim();
+        // Leading blanks are layout; trailing ones may be part of a name (`kubelet `
+        // is not `kubelet`), so only a bare digest or a BSD tag's digest loses them.
+        let text = text.trim_start();
         if text.is_empty() || text.starts_with('#') {
             continue;
         }
@@ -227,7 +229,7 @@ fn algorithm_from_file_name(source: &str) -> Option<NameSays> {
     }
 }
 
-/// Splits a non-empty, trimmed line into (name, hex).
+/// Splits a non-empty line, leading blanks removed, into (name, hex).
 fn split_line(text: &str) -> Result<(Option<String>, &str), LineProblem> {
     if let Some(tagged) = split_bsd(text) {
         return tagged;
@@ -236,9 +238,9 @@ fn split_line(text: &str) -> Result<(Option<String>, &str), LineProblem> {
         Some(rest) => (true, rest),
         None => (false, text),
     };
-    let Some((hex, rest)) = text.split_once([' ', '\t']) else {
+    let Some((hex, rest)) = text.split_once([' ', '\t']).filter(|(_, rest)| !rest.trim().is_empty()) else {
         // A bare digest: the whole line.
-        return if escaped { Err(LineProblem::NotAChecksumLine) } else { Ok((None, text)) };
+        return if escaped { Err(LineProblem::NotAChecksumLine) } else { Ok((None, text.trim_end())) };
     };
     if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(LineProblem::NotAChecksumLine);
@@ -404,8 +406,12 @@ mod tests {
             ("bsd.sums", format!("SHA512 (a (1).txt) = {sha512}\n"), vec![named("a (1).txt", &sha512, 1)]),
             // Backslash-escaped names.
             ("SHA256SUMS", format!("\\{A}  a\\\\b\\nc\n"), vec![named("a\\b\nc", A, 1)]),
-            // Names with spaces keep them.
-            ("SHA256SUMS", format!("{A}  my file \n"), vec![named("my file", A, 1)]),
+            // Names with spaces keep them, trailing ones too: an entry for `kubelet `
+            // vouches for that name, never for `kubelet`.
+            ("SHA256SUMS", format!("{A}  my file \n"), vec![named("my file ", A, 1)]),
+            ("SHA256SUMS", format!("  {A}  kubelet \n"), vec![named("kubelet ", A, 1)]),
+            // A bare digest with blanks after it is still a bare digest.
+            ("kubelet.sha256", format!("{A} \t\n"), vec![(None, format!("sha256:{A}"), 1)]),
         ];
         for (source, text, want) in cases {
             assert_eq!(entries(source, &text), want, "{source}: {text:?}");

@@ -246,9 +246,15 @@ pub struct SignatureArgs {
     #[arg(long, value_name = "URL")]
     pub certificate_oidc_issuer: Option<String>,
 
-    /// A Sigstore trusted_root.json to use instead of the embedded public-good one.
+    /// A Sigstore trusted_root.json to use instead of the TUF cache and the built-in one.
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
+
+    /// An OpenPGP keyring (armored or binary) whose keys runc's and helm's signatures
+    /// must be made by, instead of the upstream's keyring built into kverify (a private
+    /// upstream, or a key rotation before a new kverify).
+    #[arg(long, value_name = "FILE")]
+    pub keyring: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -545,14 +545,17 @@ impl CopyError {
 pub type Hashed = (Digests, u64);
 
 /// Hashes one file with `set`, reading ahead on a second thread (see
-/// [`copy_hashing_ahead`]).
+/// [`copy_hashing_ahead`]). It must be a regular file: a FIFO or a device (named on the
+/// command line, or swapped in for a binary) is refused before any read, never waited on
+/// forever.
 pub fn hash_file(path: &Path, set: AlgorithmSet) -> io::Result<(Digests, u64)> {
     hash_file_with(path, set, true)
 }
 
 fn hash_file_with(path: &Path, set: AlgorithmSet, ahead: bool) -> io::Result<(Digests, u64)> {
-    let file = fs_err::File::open(path)?;
-    let len = file.metadata().ok().map(|m| m.len());
+    let (file, meta) = crate::regular_file::open(path, crate::regular_file::Links::Follow)
+        .map_err(|e| io::Error::new(e.kind(), format!("failed to open file `{}`: {e}", path.display())))?;
+    let len = Some(meta.len());
     let sink = &mut io::sink();
     let hashed = match ahead {
         true => copy_hashing_ahead(file, sink, set, len, u64::MAX, |_| {}),

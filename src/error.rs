@@ -101,6 +101,8 @@ impl Classified for Error {
             Error::Node(e) => e.hint(),
             Error::Trust(e) => e.hint(),
             Error::Signature(e) => e.hint(),
+            Error::Lock(e) => e.hint(),
+            Error::Mirror(e) => e.hint(),
             Error::Cache(e) => e.hint(),
             _ => None,
         };

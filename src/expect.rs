@@ -165,11 +165,20 @@ pub struct Expectations {
     pub arch: String,
     /// How the entries that apply to one file combine.
     pub policy: Policy,
+    /// The platform was asked for (`--os/--arch`, a release's artifact): an entry whose
+    /// path names another platform (`bin/linux/arm64/kubelet`) never applies.
+    pub platform_asked: bool,
 }
 
 impl Expectations {
     pub fn new(os: &str, arch: &str) -> Expectations {
-        Expectations { entries: Vec::new(), os: os.into(), arch: arch.into(), policy: Policy::All }
+        Expectations {
+            entries: Vec::new(),
+            os: os.into(),
+            arch: arch.into(),
+            policy: Policy::All,
+            platform_asked: false,
+        }
     }
 
     pub fn add_checksum_file(&mut self, file: &ChecksumFile) {
@@ -220,7 +229,9 @@ impl Expectations {
                     let name = normalize(name);
                     if name == rel {
                         exact.push(e);
-                    } else if name.strip_suffix(rel).is_some_and(|head| head.ends_with('/')) {
+                    } else if name.strip_suffix(rel).is_some_and(|head| head.ends_with('/'))
+                        && !self.names_another_platform(name)
+                    {
                         longer.push(e);
                     }
                 }
@@ -247,6 +258,12 @@ impl Expectations {
         }
         named.extend(unnamed);
         Ok(named)
+    }
+
+    /// Whether `name`, a path, names a platform other than the one asked for.
+    fn names_another_platform(&self, name: &str) -> bool {
+        self.platform_asked
+            && crate::platform::Platform::named_in_path(name).is_some_and(|p| p != (&self.os[..], &self.arch[..]))
     }
 
     /// Named entries that a directory walk should have found: plain names, and paths

@@ -33,18 +33,24 @@ pub fn verify(paths: &[PathBuf], check: &Check<'_>, reporter: &mut Reporter<Outc
                 .push(path_outcome(arg, Status::Fail).with_message("is a directory: a signature covers one file")),
             Ok(meta) if meta.is_dir() => {
                 walked_a_directory = true;
-                for (entry, link) in walk(arg, &mut plan.early) {
+                for (entry, kind) in walk(arg, &mut plan.early) {
                     let rel = entry.strip_prefix(arg).unwrap_or(&entry).to_string_lossy().replace('\\', "/");
-                    match link {
-                        None => plan.classify(entry, &rel, false),
-                        Some(target) => plan.symlink(entry, &rel, &target),
+                    match kind {
+                        Walked::File => plan.classify(entry, &rel, false),
+                        Walked::Other(what) => plan.not_a_file(entry, &rel, &what),
                     }
                 }
             }
-            Ok(_) => {
+            Ok(meta) if meta.is_file() => {
                 let name = arg.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 plan.classify(arg.clone(), &name, true);
             }
+            // A FIFO or a device named on the command line is never read (it could
+            // block forever, or never end): it is not the file to verify.
+            Ok(meta) => plan.early.push(
+                path_outcome(arg, Status::Fail)
+                    .with_message(format!("not a regular file: {}; not verified", crate::regular_file::kind(&meta))),
+            ),
         }
     }
 
@@ -162,28 +168,39 @@ impl<'a> Plan<'a> {
         self.candidates.push(Candidate { path, compare, algorithms });
     }
 
-    /// A symbolic link in a directory is never followed: a listed name that is now a
-    /// link fails (someone swapped the binary for a link), an unlisted one is reported.
-    fn symlink(&mut self, path: PathBuf, rel: &str, target: &str) {
+    /// What is not a regular file in a directory is never read: a symbolic link (never
+    /// followed), a FIFO, a device, a socket, a directory. A listed name that is now one
+    /// fails (someone swapped the binary for it); an unlisted one is reported.
+    fn not_a_file(&mut self, path: PathBuf, rel: &str, what: &str) {
         let origins: Vec<String> = match self.check.expectations.map(|x| x.matching(rel, false)) {
             Some(Ok(applying)) => applying.into_iter().map(|e| e.origin.clone()).collect(),
             _ => Vec::new(),
         };
-        let outcome = if origins.is_empty() {
-            path_outcome(&path, Status::Unlisted).with_message(format!("symbolic link to {target}: not followed"))
-        } else {
-            let message =
-                format!("is a symbolic link to {target}, not the file listed in {}; not followed", origins.join(", "));
-            self.found.extend(origins);
-            path_outcome(&path, Status::Fail).with_message(message)
+        let outcome = match (origins.is_empty(), what) {
+            // An unlisted directory is just a directory (its files are walked).
+            (true, "a directory") => return,
+            (true, _) => path_outcome(&path, Status::Unlisted).with_message(format!("{what}: not read")),
+            (false, _) => {
+                let message = format!("is {what}, not the file listed in {}; not read", origins.join(", "));
+                self.found.extend(origins);
+                path_outcome(&path, Status::Fail).with_message(message)
+            }
         };
         self.early.push(outcome);
     }
 }
 
-/// Every regular file under `dir`, sorted, with `Some(target)` for symbolic links
-/// (never followed); special files and unreadable directories are reported in `early`.
-fn walk(dir: &Path, early: &mut Vec<Outcome>) -> Vec<(PathBuf, Option<String>)> {
+/// What a directory walk met at a path.
+enum Walked {
+    File,
+    /// Anything else, in words: `a symbolic link to /x`, `a FIFO`, `a directory`.
+    Other(String),
+}
+
+/// Every entry under `dir`, sorted: regular files, and what is not one (symbolic links,
+/// never followed; FIFOs, devices, sockets; directories, which are walked too).
+/// Unreadable directories are reported in `early`.
+fn walk(dir: &Path, early: &mut Vec<Outcome>) -> Vec<(PathBuf, Walked)> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -203,19 +220,22 @@ fn walk(dir: &Path, early: &mut Vec<Outcome>) -> Vec<(PathBuf, Option<String>)> 
                 }
             };
             let path = entry.path();
-            match entry.file_type() {
-                Ok(t) if t.is_dir() => stack.push(path),
-                Ok(t) if t.is_file() => files.push((path, None)),
-                Ok(t) if t.is_symlink() => {
-                    let target = std::fs::read_link(&path).map(|t| t.display().to_string()).unwrap_or_default();
-                    files.push((path, Some(target)));
+            match entry.metadata() {
+                Ok(m) if m.is_dir() => {
+                    stack.push(path.clone());
+                    files.push((path, Walked::Other("a directory".into())));
                 }
-                Ok(_) => early.push(path_outcome(&path, Status::Unlisted).with_message("not a regular file: skipped")),
+                Ok(m) if m.is_file() => files.push((path, Walked::File)),
+                Ok(m) if m.file_type().is_symlink() => {
+                    let target = std::fs::read_link(&path).map(|t| t.display().to_string()).unwrap_or_default();
+                    files.push((path, Walked::Other(format!("a symbolic link to {target}"))));
+                }
+                Ok(m) => files.push((path, Walked::Other(crate::regular_file::kind(&m).into()))),
                 Err(e) => early.push(path_outcome(&path, Status::Error).with_message(format!("cannot stat: {e}"))),
             }
         }
     }
-    files.sort();
+    files.sort_by(|a, b| a.0.cmp(&b.0));
     files
 }
 
@@ -229,6 +249,7 @@ pub fn names(paths: &[PathBuf]) -> Vec<String> {
             names.extend(
                 walk(p, &mut ignored)
                     .into_iter()
+                    .filter(|(_, kind)| matches!(kind, Walked::File))
                     .filter_map(|(f, _)| f.file_name().map(|n| n.to_string_lossy().into_owned())),
             );
         } else if let Some(n) = p.file_name() {

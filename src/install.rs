@@ -279,6 +279,20 @@ pub enum Placement<'a> {
     Extract { layout: &'a Extract, mode: u32 },
 }
 
+impl Placement<'_> {
+    /// The names this placement installs, when known before the download: `None` for
+    /// every executable of an archive's directory, known once extracted.
+    pub fn names(&self) -> Option<Vec<String>> {
+        match self {
+            Placement::File { path, .. } => Some(vec![path.file_name()?.to_string_lossy().into_owned()]),
+            Placement::Extract { layout: Extract::Binaries(paths), .. } => {
+                Some(paths.iter().map(|p| p.rsplit('/').next().unwrap_or(p).to_string()).collect())
+            }
+            Placement::Extract { layout: Extract::Directory(_), .. } => None,
+        }
+    }
+}
+
 impl Destination {
     /// `dir`, which must be a directory (it may be a link to one).
     pub fn open(dir: PathBuf) -> Result<Destination, InstallError> {
@@ -305,17 +319,17 @@ impl Destination {
 
     /// Checks, before any download, every name the placement will replace that is known
     /// now: the file, or the binaries an archive names (a directory's are known only
-    /// once extracted). Returns the file's metadata when it exists.
-    pub fn check(&self, placement: &Placement<'_>) -> Result<Option<std::fs::Metadata>, InstallError> {
+    /// once extracted).
+    pub fn check(&self, placement: &Placement<'_>) -> Result<(), InstallError> {
         match placement {
             Placement::File { path, .. } => check_destination(path),
             Placement::Extract { layout: Extract::Binaries(paths), .. } => {
                 for p in paths {
                     check_destination(&self.dir.join(p.rsplit('/').next().unwrap_or(p)))?;
                 }
-                Ok(None)
+                Ok(())
             }
-            Placement::Extract { .. } => Ok(None),
+            Placement::Extract { .. } => Ok(()),
         }
     }
 
@@ -336,16 +350,52 @@ impl Destination {
 
 /// Checks that `dest` may be replaced: absent or a regular file, never a symbolic link
 /// (writing through one could land anywhere).
-pub fn check_destination(dest: &Path) -> Result<Option<std::fs::Metadata>, InstallError> {
+pub fn check_destination(dest: &Path) -> Result<(), InstallError> {
     match std::fs::symlink_metadata(dest) {
         Ok(meta) if meta.file_type().is_symlink() => {
             let target = std::fs::read_link(dest).map(|t| t.display().to_string()).unwrap_or_default();
             Err(InstallError::DestinationIsSymlink { path: dest.to_path_buf(), target })
         }
         Ok(meta) if !meta.is_file() => Err(InstallError::DestinationNotAFile { path: dest.to_path_buf() }),
-        Ok(meta) => Ok(Some(meta)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(source) => Err(InstallError::Write { path: dest.to_path_buf(), source }),
+    }
+}
+
+/// A file already at an install path, opened once, without following a link and
+/// without blocking: what is hashed and then given its mode is this one file, even if
+/// the name is swapped (for a link to `/etc/shadow`, say) in between.
+pub struct Existing {
+    file: std::fs::File,
+    len: u64,
+    path: PathBuf,
+}
+
+impl Existing {
+    /// The regular file at `path`, or `None` when there is none. A link or anything but
+    /// a regular file is refused, as [`check_destination`] words it.
+    pub fn open(path: &Path) -> Result<Option<Existing>, InstallError> {
+        match crate::regular_file::open(path, crate::regular_file::Links::Refuse) {
+            Ok((file, meta)) => Ok(Some(Existing { file, len: meta.len(), path: path.to_path_buf() })),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => {
+                check_destination(path)?;
+                Err(InstallError::Write { path: path.to_path_buf(), source })
+            }
+        }
+    }
+
+    /// The open file, to hash, and its length when opened.
+    pub fn contents(&self) -> (&std::fs::File, u64) {
+        (&self.file, self.len)
+    }
+
+    /// Gives the file `mode`, through the descriptor hashed (`fchmod`), never the name.
+    pub fn set_mode(&self, mode: u32) -> Result<(), InstallError> {
+        self.file
+            .set_permissions(Permissions::from_mode(mode))
+            .map_err(|source| InstallError::Write { path: self.path.clone(), source })
     }
 }
 
@@ -375,10 +425,4 @@ fn persist(file: NamedTempFile, dest: &Path, mode: u32) -> io::Result<()> {
     file.persist(dest).map_err(|e| e.error)?;
     let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::File::open(dir)?.sync_all()
-}
-
-/// Sets `mode` on an existing file that already holds the verified bytes.
-pub fn set_mode(path: &Path, mode: u32) -> Result<(), InstallError> {
-    std::fs::set_permissions(path, Permissions::from_mode(mode))
-        .map_err(|source| InstallError::Write { path: path.to_path_buf(), source })
 }

@@ -31,6 +31,8 @@ pub enum LockError {
     Malformed { path: PathBuf, message: String },
     #[error("lock {}: format version {found}; this kverify reads version {FORMAT}", path.display())]
     Version { path: PathBuf, found: u32 },
+    #[error("lock {} pins nothing{}", path.display(), platform.as_ref().map(|p| format!(" for {p}")).unwrap_or_default())]
+    PinsNothing { path: PathBuf, platform: Option<Platform>, held: Vec<String> },
     #[error("cannot write lock {}", path.display())]
     Write {
         path: PathBuf,
@@ -44,6 +46,30 @@ impl LockError {
         match self {
             LockError::Read { .. } | LockError::Write { .. } => ExitStatus::Io,
             _ => ExitStatus::Failed,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            LockError::PinsNothing { held, .. } if !held.is_empty() => {
+                Some(format!("it pins {}: give --os/--arch for one of them", held.join(", ")))
+            }
+            LockError::PinsNothing { .. } => {
+                Some("write the pins first: `kverify lock COMPONENT VERSION --output kverify.lock`".into())
+            }
+            _ => None,
+        }
+    }
+
+    /// Nothing in `lock` (at `path`) applies, for `platform` when one was asked for:
+    /// nothing could be verified, which is a failure, never a pass.
+    pub fn pins_nothing(lock: &Lock, path: &Path, platform: Option<&Platform>) -> LockError {
+        let held: std::collections::BTreeSet<String> =
+            lock.artifacts.iter().map(|a| a.subject.platform.to_string()).collect();
+        LockError::PinsNothing {
+            path: path.to_path_buf(),
+            platform: platform.cloned(),
+            held: if platform.is_some() { held.into_iter().collect() } else { Vec::new() },
         }
     }
 }
@@ -83,7 +109,12 @@ pub struct Pin {
 pub struct PinnedSignature {
     pub kind: String,
     pub identity: String,
+    /// The OIDC issuer (Sigstore; absent for OpenPGP).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub issuer: String,
+    /// The OpenPGP key that signed (its primary key's fingerprint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
     pub tlog: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signed_at: Option<String>,
@@ -109,6 +140,7 @@ impl PinnedSignature {
             kind: e.kind.to_string(),
             identity: e.identity.clone(),
             issuer: e.issuer.clone(),
+            fingerprint: e.fingerprint.clone(),
             tlog: e.tlog,
             signed_at: e.signed_at.clone(),
             bundle: None,
@@ -117,12 +149,18 @@ impl PinnedSignature {
     }
 
     pub fn to_evidence(&self) -> SignatureEvidence {
+        let (kind, sigstore) = match self.kind.as_str() {
+            "bundle" => ("bundle", true),
+            "pgp" => ("pgp", false),
+            _ => ("cosign-detached", true),
+        };
         SignatureEvidence {
-            kind: if self.kind == "bundle" { "bundle" } else { "cosign-detached" },
+            kind,
             identity: self.identity.clone(),
             issuer: self.issuer.clone(),
-            chain: true,
-            sct: true,
+            fingerprint: self.fingerprint.clone(),
+            chain: sigstore,
+            sct: sigstore,
             tlog: self.tlog,
             signed_at: self.signed_at.clone(),
             notes: vec!["signature verified when the lock was written".into()],

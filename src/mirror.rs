@@ -15,6 +15,10 @@ pub const MODE: u32 = 0o644;
 pub enum MirrorError {
     #[error("{url}: cannot be laid out under {} (a path that could climb out of it)", root.display())]
     Escapes { url: String, root: PathBuf },
+    /// A directory inside the tree is a link: writing through it could land anywhere
+    /// (`ROOT/dl.k8s.io` pointing at `/etc`).
+    #[error("{} is a symbolic link to {target}; refusing to write the mirror through it", path.display())]
+    Linked { path: PathBuf, target: String },
     #[error(transparent)]
     Install(#[from] InstallError),
 }
@@ -24,7 +28,17 @@ impl MirrorError {
         match self {
             // A URL that would climb out of the mirror comes from a malformed --catalog.
             MirrorError::Escapes { .. } => ExitStatus::Usage,
-            MirrorError::Install(_) => ExitStatus::Io,
+            MirrorError::Linked { .. } | MirrorError::Install(_) => ExitStatus::Io,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            MirrorError::Linked { .. } => {
+                Some("remove the link: --to itself may be a link, nothing under it may be one".into())
+            }
+            MirrorError::Install(e) => e.hint(),
+            MirrorError::Escapes { .. } => None,
         }
     }
 }
@@ -58,18 +72,36 @@ impl MirrorTree {
     /// Writes a small file (a checksum file, a signature) at its upstream path,
     /// atomically, as every file kverify writes.
     pub fn write(&self, url: &str, bytes: &[u8]) -> Result<PathBuf, MirrorError> {
+        self.dir_of(url)?;
         let path = self.path_of(url)?;
-        let write_err = |source| InstallError::Write { path: path.clone(), source };
-        fs_err::create_dir_all(path.parent().unwrap_or(&self.root)).map_err(write_err)?;
-        install::write_atomic(&path, bytes, MODE).map_err(write_err)?;
+        install::check_destination(&path)?;
+        install::write_atomic(&path, bytes, MODE)
+            .map_err(|source| InstallError::Write { path: path.clone(), source })?;
         Ok(path)
     }
 
-    /// Where an artifact's download is staged: the directory of its upstream path.
+    /// Where an artifact's download is staged: the directory of its upstream path,
+    /// created as needed, every directory below the root a real one, never a link.
     pub fn dir_of(&self, url: &str) -> Result<PathBuf, MirrorError> {
         let path = self.path_of(url)?;
         let dir = path.parent().map_or_else(|| self.root.clone(), Path::to_path_buf);
-        fs_err::create_dir_all(&dir).map_err(|source| InstallError::Write { path: dir.clone(), source })?;
+        let mut at = self.root.clone();
+        for part in dir.strip_prefix(&self.root).unwrap_or(Path::new("")).components() {
+            at.push(part);
+            let write_err = |source| InstallError::Write { path: at.clone(), source };
+            match std::fs::symlink_metadata(&at) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    let target = std::fs::read_link(&at).map(|t| t.display().to_string()).unwrap_or_default();
+                    return Err(MirrorError::Linked { path: at, target });
+                }
+                Ok(meta) if meta.is_dir() => {}
+                Ok(_) => return Err(InstallError::NotADirectory { path: at }.into()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    std::fs::create_dir(&at).map_err(write_err)?;
+                }
+                Err(e) => return Err(write_err(e).into()),
+            }
+        }
         Ok(dir)
     }
 

@@ -280,6 +280,7 @@ pub fn upstream(args: &SourceArgs) -> Result<UpstreamSettings, Error> {
             identity: identity(&args.signature)?,
             issuer: args.signature.certificate_oidc_issuer.clone(),
             config: trust_config(&args.trust, args.transport.offline, args.signature.trusted_root.clone())?,
+            keyring: args.signature.keyring.clone(),
         },
         cache: (!args.transport.no_cache).then(crate::cache::default_dir).flatten(),
     })

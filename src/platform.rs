@@ -60,6 +60,14 @@ impl Platform {
         Ok(Platform { os, arch })
     }
 
+    /// The platform a path names as two of its directories, as Kubernetes lays
+    /// releases out (`bin/linux/arm64/kubelet`), if it names one.
+    pub fn named_in_path(path: &str) -> Option<(&str, &str)> {
+        let dirs: Vec<&str> = path.split('/').collect();
+        let dirs = &dirs[..dirs.len().saturating_sub(1)];
+        dirs.windows(2).map(|w| (w[0], w[1])).find(|(os, arch)| OSES.contains(os) && ARCHES.contains(arch))
+    }
+
     /// `linux/amd64`.
     pub fn parse(text: &str) -> Result<Platform, Error> {
         let (os, arch) = text
@@ -98,6 +106,18 @@ impl fmt::Display for Platform {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn platforms_named_in_release_paths() {
+        assert_eq!(Platform::named_in_path("bin/linux/arm64/kubelet"), Some(("linux", "arm64")));
+        assert_eq!(
+            Platform::named_in_path("/workspace/_output/v1.28.0/bin/windows/amd64/kubectl.exe"),
+            Some(("windows", "amd64"))
+        );
+        assert_eq!(Platform::named_in_path("linux/amd64"), None, "the file name is not a directory");
+        assert_eq!(Platform::named_in_path("bin/kubelet"), None);
+        assert_eq!(Platform::named_in_path("linux/bin/amd64/kubelet"), None);
+    }
 
     #[test]
     fn platforms_parse_in_kubernetes_words() {

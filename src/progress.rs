@@ -1,8 +1,11 @@
 //! Progress of downloads: a small trait here, indicatif only in its implementation.
+//! Labels are escaped as all text is (`report::escape`), and a closed stderr is no error.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::Duration;
+
+use crate::report::escape;
 
 /// One download's progress.
 pub trait Bar: Send + Sync {
@@ -51,7 +54,7 @@ pub struct Lines;
 
 impl Progress for Lines {
     fn bar(&self, label: &str) -> Box<dyn Bar> {
-        Box::new(LineBar { label: label.to_string(), bytes: Mutex::new(0) })
+        Box::new(LineBar { label: escape(label).into_owned(), bytes: Mutex::new(0) })
     }
 }
 
@@ -66,8 +69,8 @@ impl Bar for LineBar {
             *b = 0;
         }
         match len {
-            Some(n) => eprintln!("downloading {} ({})", self.label, human(n)),
-            None => eprintln!("downloading {}", self.label),
+            Some(n) => line(format_args!("downloading {} ({})", self.label, human(n))),
+            None => line(format_args!("downloading {}", self.label)),
         }
     }
     fn advance(&self, bytes: u64) {
@@ -77,8 +80,14 @@ impl Bar for LineBar {
     }
     fn finish(&self, outcome: &str) {
         let n = self.bytes.lock().map(|b| *b).unwrap_or(0);
-        eprintln!("{outcome} {} ({})", self.label, human(n));
+        line(format_args!("{} {} ({})", escape(outcome), self.label, human(n)));
     }
+}
+
+/// One line on stderr; a closed stderr loses the line, never the run (`eprintln!` would
+/// panic).
+fn line(text: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
 }
 
 /// indicatif bars on a terminal.
@@ -93,7 +102,7 @@ impl Progress for Bars {
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
         .progress_chars("=> ");
         bar.set_style(style);
-        bar.set_message(label.to_string());
+        bar.set_message(escape(label).into_owned());
         bar.enable_steady_tick(Duration::from_millis(200));
         Box::new(IndicatifBar(bar))
     }
@@ -113,7 +122,7 @@ impl Bar for IndicatifBar {
     }
     fn finish(&self, outcome: &str) {
         let label = self.0.message();
-        self.0.finish_with_message(format!("{label} {outcome}"));
+        self.0.finish_with_message(format!("{label} {}", escape(outcome)));
     }
 }
 

@@ -2,9 +2,20 @@
 //! finding, a catalog row) goes through a [`Reporter`], printed as it comes as text or as
 //! one JSON object per line, and counted into the run's summary and exit status. Nothing
 //! else in kverify prints to stdout.
+//!
+//! Output never lies: text shows every control character (and bidirectional override,
+//! and byte that is not UTF-8) escaped ([`escape`]), so a name cannot forge a line or
+//! reach the terminal as a command; a JSON object is serialized whole before a byte of it
+//! is written; a reader that closes stdout (`| head -1`) ends the report quietly.
 
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::fmt::Write as _;
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
 
 use serde::Serialize;
 
@@ -59,25 +70,128 @@ pub struct Evidence {
 }
 
 /// The result for one artifact or file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
     pub status: Status,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     pub component: Option<String>,
     pub version: Option<String>,
     pub platform: Option<String>,
-    #[serde(serialize_with = "digests_json")]
     pub digests: Digests,
     pub evidence: Evidence,
     pub message: Option<String>,
-    #[serde(skip)]
     pub mismatches: Vec<Mismatch>,
     /// Extra lines for the text report, indented under the verdict.
-    #[serde(skip)]
     pub details: Vec<String>,
+}
+
+/// An [`Outcome`] as JSON: `path` is a string whatever its bytes (U+FFFD for what is not
+/// UTF-8, as `to_string_lossy` shows it), and a path that is not UTF-8 also comes exactly,
+/// as `path_base64` (standard base64 of its bytes).
+impl Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Json<'a> {
+            status: Status,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            path: Option<Cow<'a, str>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            path_base64: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            url: &'a Option<String>,
+            component: &'a Option<String>,
+            version: &'a Option<String>,
+            platform: &'a Option<String>,
+            #[serde(serialize_with = "digests_json")]
+            digests: &'a Digests,
+            evidence: &'a Evidence,
+            message: &'a Option<String>,
+        }
+        let path = self.path.as_deref();
+        Json {
+            status: self.status,
+            path: path.map(|p| p.to_string_lossy()),
+            path_base64: path.and_then(path_base64),
+            url: &self.url,
+            component: &self.component,
+            version: &self.version,
+            platform: &self.platform,
+            digests: &self.digests,
+            evidence: &self.evidence,
+            message: &self.message,
+        }
+        .serialize(s)
+    }
+}
+
+/// The exact bytes of a path that is not UTF-8, as standard base64; `None` for one that
+/// is (its JSON string is then exact).
+pub fn path_base64(path: &Path) -> Option<String> {
+    let bytes = path.as_os_str().as_bytes();
+    std::str::from_utf8(bytes).is_err().then(|| base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+/// Text for a terminal or a log: every control character (C0, DEL, C1), bidirectional
+/// override and line or paragraph separator escaped (`\n`, `\x1b`, `\u{202e}`), so that
+/// what a name holds can neither start a line of its own nor reach the terminal as a
+/// command. Everything else, backslashes included, is shown as it is.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    text.chars().for_each(|c| push_escaped(&mut out, c));
+    Cow::Owned(out)
+}
+
+/// [`escape`] for bytes that may not be UTF-8: each byte that is not part of a UTF-8
+/// character is shown as `\xNN`.
+pub fn escape_bytes(bytes: &[u8]) -> Cow<'_, str> {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return escape(text);
+    }
+    let mut out = String::with_capacity(bytes.len() + 8);
+    for chunk in bytes.utf8_chunks() {
+        chunk.valid().chars().for_each(|c| push_escaped(&mut out, c));
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A path for text output: its bytes, escaped as [`escape_bytes`] does.
+pub fn escape_path(path: &Path) -> Cow<'_, str> {
+    escape_bytes(path.as_os_str().as_bytes())
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+fn push_escaped(out: &mut String, c: char) {
+    match c {
+        '\t' => out.push_str("\\t"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        c if c.is_ascii() && needs_escape(c) => {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        }
+        c if needs_escape(c) => {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        }
+        c => out.push(c),
+    }
+}
+
+/// A record's text, line by line, with whatever control character is left in a line
+/// escaped: the last guard, for fields a record did not escape itself.
+fn escape_lines(text: &[u8]) -> String {
+    let lines: Vec<Cow<'_, str>> = text.split(|b| *b == b'\n').map(escape_bytes).collect();
+    lines.join("\n")
 }
 
 /// `{"sha256": hex, "sha512": hex}`, each only when computed.
@@ -178,51 +292,55 @@ impl Outcome {
         }
     }
 
-    /// How the subject is named in a text line: `kubelet v1.29.0 linux/amd64` or a path.
+    /// How the subject is named in a text line: `kubelet v1.29.0 linux/amd64` or a path,
+    /// escaped.
     fn subject(&self) -> String {
         match (&self.component, &self.path) {
             (Some(c), path) => {
-                let mut s = c.clone();
+                let mut s = escape(c).into_owned();
                 for part in [&self.version, &self.platform].into_iter().flatten() {
                     s.push(' ');
-                    s.push_str(part);
+                    s.push_str(&escape(part));
                 }
                 if let Some(p) = path {
-                    s.push_str(&format!("  {}", p.display()));
+                    s.push_str("  ");
+                    s.push_str(&escape_path(p));
                 }
                 s
             }
-            (None, Some(p)) => p.display().to_string(),
-            (None, None) => self.url.clone().unwrap_or_default(),
+            (None, Some(p)) => escape_path(p).into_owned(),
+            (None, None) => escape(self.url.as_deref().unwrap_or_default()).into_owned(),
         }
     }
 
-    /// The evidence in one line: `sha256=SHA256SUMS:3 signature=krel-staging@…`.
+    /// The evidence in one line: `sha256=SHA256SUMS:3 signature=krel-staging@…`, escaped.
     fn evidence_line(&self) -> Option<String> {
         let mut parts = Vec::new();
         if let Some(checksum) = &self.evidence.checksum {
-            parts.push(format!("checksum={checksum}"));
+            parts.push(format!("checksum={}", escape(checksum)));
         }
         if let Some(pin) = &self.evidence.pin {
-            parts.push(format!("pin={pin}"));
+            parts.push(format!("pin={}", escape(pin)));
         }
         if let Some(sig) = &self.evidence.signature {
-            parts.push(format!("signature={} ({}, issuer {})", sig.identity, sig.kind, sig.issuer));
+            parts.push(format!("signature={}", escape(&sig.signer())));
         } else if let Some(why) = &self.evidence.signature_skipped {
-            parts.push(format!("signature: {why}"));
+            parts.push(format!("signature: {}", escape(why)));
         }
         (!parts.is_empty()).then(|| parts.join(" "))
     }
 
+    /// The text lines: every field that comes from outside (paths, names, URLs, messages)
+    /// escaped, so each line printed is one this function meant.
     fn write_lines(&self, out: &mut dyn Write) -> io::Result<()> {
         let mut line = format!("{:<8} {}", self.status.label(), self.subject());
         if let Some(message) = &self.message {
             line.push_str("  ");
-            line.push_str(message);
+            line.push_str(&escape(message));
         }
         writeln!(out, "{line}")?;
         for m in &self.mismatches {
-            writeln!(out, "         expected  {}  (from {})", m.expected, m.origin)?;
+            writeln!(out, "         expected  {}  (from {})", m.expected, escape(&m.origin))?;
             writeln!(out, "         computed  {}", m.computed)?;
         }
         if self.status == Status::Ok {
@@ -231,19 +349,13 @@ impl Outcome {
             }
         }
         if let Some(sig) = &self.evidence.signature {
-            let mark = |ok: bool| if ok { "ok" } else { "no" };
-            let mut checks = format!("chain: {}, sct: {}, identity: ok, signature: ok", mark(sig.chain), mark(sig.sct));
-            checks.push_str(if sig.tlog { ", tlog: ok" } else { "" });
-            if let Some(at) = &sig.signed_at {
-                checks.push_str(&format!(", signed at {at}"));
-            }
-            writeln!(out, "         {checks}")?;
+            writeln!(out, "         {}", escape(&sig.checks()))?;
             for note in &sig.notes {
-                writeln!(out, "         {note}")?;
+                writeln!(out, "         {}", escape(note))?;
             }
         }
         for detail in &self.details {
-            writeln!(out, "         {detail}")?;
+            writeln!(out, "         {}", escape(detail))?;
         }
         Ok(())
     }
@@ -301,11 +413,12 @@ pub struct Reporter<R: Record> {
     format: Format,
     tally: R::Tally,
     status: ExitStatus,
+    stdout: Stdout,
 }
 
 impl<R: Record> Reporter<R> {
     pub fn new(format: Format) -> Reporter<R> {
-        Reporter { format, tally: R::Tally::default(), status: ExitStatus::Ok }
+        Reporter { format, tally: R::Tally::default(), status: ExitStatus::Ok, stdout: Stdout::default() }
     }
 
     pub fn format(&self) -> Format {
@@ -320,16 +433,27 @@ impl<R: Record> Reporter<R> {
         self.tally.add(record);
         self.status = self.status.and(record.status().exit_status());
         let failed = matches!(record.status(), Status::Fail | Status::Error);
-        // A closed stdout (`| head`) must not turn a verified run into a panic.
-        let _ = match self.format {
-            Format::Json => {
-                let mut out = io::stdout().lock();
-                serde_json::to_writer(&mut out, record).map_err(io::Error::from).and_then(|_| writeln!(out))
+        match self.format {
+            // Serialized whole before a byte is written: an object is printed entire or
+            // not at all, never cut off mid-way.
+            Format::Json => match serde_json::to_vec(record) {
+                Ok(mut json) => {
+                    json.push(b'\n');
+                    self.stdout.write(&json);
+                }
+                Err(e) => {
+                    // Cannot happen for kverify's records (their fields are strings); if it
+                    // did, the run must not pass on a record nobody saw.
+                    let _ = writeln!(io::stderr().lock(), "error: a report record cannot be written as JSON: {e}");
+                    self.status = self.status.and(ExitStatus::Failed);
+                }
+            },
+            Format::Text => self.stdout.write(text_of(record).as_bytes()),
+            Format::Quiet if failed => {
+                let _ = io::stderr().lock().write_all(text_of(record).as_bytes());
             }
-            Format::Text => record.write_text(&mut io::stdout().lock()),
-            Format::Quiet if failed => record.write_text(&mut io::stderr().lock()),
-            Format::Quiet => Ok(()),
-        };
+            Format::Quiet => {}
+        }
     }
 
     /// Forces a status, for failures that are not one record.
@@ -340,22 +464,77 @@ impl<R: Record> Reporter<R> {
     /// A line of text after the records (text format only): `3 added to /srv/mirror`.
     pub fn note(&self, text: &str) {
         if self.format == Format::Text {
-            let _ = writeln!(io::stdout().lock(), "{text}");
+            self.stdout.write(format!("{}\n", escape(text)).as_bytes());
         }
     }
 
     /// Prints the summary line (text only), `what` naming what was counted, and returns
-    /// the exit status.
+    /// the exit status. A report that could not be written for another reason than a
+    /// closed stdout is an I/O failure (exit 3 unless something failed verification).
     pub fn finish(mut self, what: &str) -> ExitStatus {
         if self.tally.verified() == 0 {
             self.status = self.tally.nothing_verified(self.status);
         }
         if self.format == Format::Text {
             if let Some(summary) = self.tally.summary(what) {
-                let _ = writeln!(io::stdout().lock(), "{summary}");
+                self.stdout.write(format!("{}\n", escape(&summary)).as_bytes());
             }
         }
+        if self.stdout.failed.get() {
+            self.status = self.status.and(ExitStatus::Io);
+        }
         self.status
+    }
+}
+
+/// A record's text lines, each escaped as a whole once more (see [`escape_lines`]).
+fn text_of<R: Record + ?Sized>(record: &R) -> String {
+    let mut text = Vec::new();
+    // Writing into memory does not fail; a record that did would show what it wrote.
+    let _ = record.write_text(&mut text);
+    escape_lines(&text)
+}
+
+/// stdout as the report's one writer. A reader that closes it (`kverify … | head -1`)
+/// ends the report quietly: nothing more is written, no error, no panic, and the exit
+/// status stays the run's (the work itself goes on: a fetch still installs what
+/// verified). Any other write error (a full disk) is said once on stderr and makes the
+/// run an I/O failure.
+#[derive(Default)]
+struct Stdout {
+    closed: Cell<bool>,
+    failed: Cell<bool>,
+}
+
+impl Stdout {
+    fn write(&self, bytes: &[u8]) {
+        if self.closed.get() {
+            return;
+        }
+        match write_stdout(bytes) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => self.closed.set(true),
+            Err(e) => {
+                self.closed.set(true);
+                self.failed.set(true);
+                let _ = writeln!(io::stderr().lock(), "error: cannot write the report to stdout: {e}");
+            }
+        }
+    }
+}
+
+fn write_stdout(bytes: &[u8]) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()
+}
+
+/// Writes `bytes` to stdout whole; a closed stdout (a broken pipe) is no error: the
+/// reader has what it wanted. What is not the report (shell completions) prints here.
+pub fn print(bytes: &[u8]) -> io::Result<()> {
+    match write_stdout(bytes) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
     }
 }
 
@@ -429,22 +608,102 @@ impl Record for Outcome {
     }
 }
 
-/// A warning on stderr, for what is not a record (a lock left unwritten).
+/// A warning on stderr, for what is not a record (a lock left unwritten), escaped.
 pub fn warn(text: &str) {
-    let _ = writeln!(io::stderr().lock(), "warning: {text}");
+    let _ = writeln!(io::stderr().lock(), "warning: {}", escape(text));
 }
 
-/// Prints an error as `error: …`, its causes as `  caused by: …`, then `hint: …`.
+/// Prints an error as `error: …`, its causes as `  caused by: …`, then `hint: …`, each
+/// escaped: an error names what it is about (a path, a URL, an entry of an archive).
 pub fn print_error(err: &dyn Classified) {
-    let mut out = io::stderr().lock();
-    let _ = writeln!(out, "error: {err}");
+    let mut text = format!("error: {}\n", escape(&err.to_string()));
     // `transparent` variants show their inner error and forward its causes.
     let mut source = err.source();
     while let Some(cause) = source {
-        let _ = writeln!(out, "  caused by: {cause}");
+        text.push_str(&format!("  caused by: {}\n", escape(&cause.to_string())));
         source = cause.source();
     }
     if let Some(hint) = err.next_step() {
-        let _ = writeln!(out, "hint: {hint}");
+        text.push_str(&format!("hint: {}\n", escape(&hint)));
+    }
+    let _ = io::stderr().lock().write_all(text.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::*;
+
+    #[test]
+    fn escape_shows_every_control_character_and_nothing_else() {
+        for (text, shown) in [
+            ("kubelet", "kubelet"),
+            ("", ""),
+            ("a b/c-d_e.f", "a b/c-d_e.f"),
+            ("x\nOK       kubelet", "x\\nOK       kubelet"),
+            ("tab\there", "tab\\there"),
+            ("cr\rback", "cr\\rback"),
+            ("\u{1b}[31mred\u{1b}[0m", "\\x1b[31mred\\x1b[0m"),
+            ("nul\0", "nul\\x00"),
+            ("del\u{7f}", "del\\x7f"),
+            ("csi\u{9b}2J", "csi\\u{9b}2J"),
+            ("next\u{85}line", "next\\u{85}line"),
+            ("rlo\u{202e}gpj.exe", "rlo\\u{202e}gpj.exe"),
+            ("isolate\u{2066}x\u{2069}", "isolate\\u{2066}x\\u{2069}"),
+            ("line\u{2028}sep", "line\\u{2028}sep"),
+            ("backslash\\n stays", "backslash\\n stays"),
+            ("ünïcödé ✓ 漢字", "ünïcödé ✓ 漢字"),
+        ] {
+            assert_eq!(escape(text), shown, "{text:?}");
+            assert!(!escape(text).chars().any(|c| c.is_control()), "{text:?}");
+        }
+        assert!(matches!(escape("plain"), Cow::Borrowed(_)), "nothing to escape: no copy");
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_shown_as_hex() {
+        for (bytes, shown) in [
+            (&b"kube\xfflet"[..], "kube\\xfflet"),
+            (b"\xc3", "\\xc3"),
+            (b"\xc3\xa9t\xe9", "\u{e9}t\\xe9"),
+            (b"\x9b2J\n", "\\x9b2J\\n"),
+            (b"ok", "ok"),
+        ] {
+            assert_eq!(escape_bytes(bytes), shown, "{bytes:?}");
+            assert_eq!(escape_path(Path::new(OsStr::from_bytes(bytes))), shown);
+        }
+    }
+
+    #[test]
+    fn a_record_cannot_end_its_line_early() {
+        assert_eq!(escape_lines(b"OK a\n   b\x1b[2K\n"), "OK a\n   b\\x1b[2K\n");
+        let mut outcome = Outcome::new(Status::Fail);
+        outcome.path = Some(PathBuf::from("/srv/x\nOK       kubelet v1.29.0 linux/amd64"));
+        outcome.message = Some("sha256 mismatch\r\u{1b}[1A".into());
+        outcome.details.push("hint: \nOK".into());
+        let text = text_of(&outcome);
+        assert_eq!(
+            text,
+            "FAIL     /srv/x\\nOK       kubelet v1.29.0 linux/amd64  sha256 mismatch\\r\\x1b[1A\n         hint: \\nOK\n"
+        );
+    }
+
+    #[test]
+    fn json_of_a_path_that_is_not_utf8_is_valid_and_exact() {
+        let bytes = b"/srv/kube\xfflet\n";
+        let mut outcome = Outcome::new(Status::Ok);
+        outcome.path = Some(PathBuf::from(OsStr::from_bytes(bytes)));
+        let json: serde_json::Value = serde_json::from_slice(&serde_json::to_vec(&outcome).unwrap()).unwrap();
+        assert_eq!(json["path"], "/srv/kube\u{fffd}let\n");
+        let exact = base64::engine::general_purpose::STANDARD.decode(json["path_base64"].as_str().unwrap()).unwrap();
+        assert_eq!(exact, bytes);
+        // A UTF-8 path is exact as it is: no second field.
+        outcome.path = Some(PathBuf::from("/srv/kubelet"));
+        let json = serde_json::to_value(&outcome).unwrap();
+        assert_eq!(json["path"], "/srv/kubelet");
+        assert!(json.get("path_base64").is_none(), "{json}");
+        let text = String::from_utf8(serde_json::to_vec(&outcome).unwrap()).unwrap();
+        assert!(text.starts_with(r#"{"status":"ok","path":"/srv/kubelet","component":null,"#), "{text}");
     }
 }

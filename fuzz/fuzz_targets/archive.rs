@@ -2,8 +2,9 @@
 //! attacker would craft one, walked by `archive::extract` under three layouts.
 //! Input: one flag byte, then either a raw tar (even flag; gzipped here, so mutations
 //! reach the tar structure) or the tar.gz bytes themselves (odd flag).
-//! Invariants: no panic; every extracted name is a plain file name; what is extracted
-//! holds what the archive's entry held; nothing is left behind in the directory.
+//! Invariants: no panic; every extracted name is a plain, visible file name of at most
+//! `MAX_NAME` bytes, with no control character and none of the foreign names; what is
+//! extracted holds what the archive's entry held; nothing is left behind in the directory.
 
 #![no_main]
 
@@ -49,10 +50,13 @@ fuzz_target!(|data: &[u8]| {
         Extract::Directory("bin/".into()),
         Extract::Directory(String::new()),
     ];
+    let foreign = vec!["kubelet".to_string(), "runc".to_string()];
     for layout in &layouts {
-        if let Ok(extracted) = archive::extract(&archive, "fuzz.tar.gz", layout, dir) {
+        if let Ok(extracted) = archive::extract(&archive, "fuzz.tar.gz", layout, &foreign, dir) {
             for e in &extracted {
-                assert!(!e.name.is_empty() && !e.name.contains('/') && e.name != "." && e.name != "..", "{:?}", e.name);
+                assert!(!e.name.is_empty() && !e.name.contains('/') && !e.name.starts_with('.'), "{:?}", e.name);
+                assert!(e.name.len() <= archive::MAX_NAME && !e.name.chars().any(char::is_control), "{:?}", e.name);
+                assert!(!foreign.contains(&e.name), "{:?}", e.name);
                 let mut content = Vec::new();
                 std::fs::File::open(e.verified.path()).expect("open").read_to_end(&mut content).expect("read");
                 let sha256 = kverify::digest::Digest::Sha256(<sha2::Sha256 as sha2::Digest>::digest(&content).into());

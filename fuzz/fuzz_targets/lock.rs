@@ -7,9 +7,7 @@
 
 use std::path::Path;
 
-use kverify::version::Version;
 use kverify::lock::Lock;
-use kverify::platform::Platform;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -23,13 +21,10 @@ fuzz_target!(|data: &[u8]| {
     let pins: usize = lock.artifacts.iter().map(|p| 1 + usize::from(p.sha512.is_some()) + 2 * p.files.len()).sum();
     assert_eq!(expected.len(), pins, "every pinned digest is an expectation");
     for pin in &lock.artifacts {
-        let version = Version::parse(&pin.version).expect("checked by parse");
-        let platform = Platform::parse(&pin.platform).expect("checked by parse");
-        assert!(lock.find(&pin.component, &version, None).is_some(), "{} {version} has its pin", pin.component);
-        assert!(
-            lock.find(&pin.component, &version, Some(&platform)).is_some(),
-            "{} {version} {platform}",
-            pin.component
-        );
+        let subject = &pin.subject;
+        let found = lock.find(&subject.component, &subject.version, None);
+        assert!(found.is_some(), "{subject} has its pin");
+        let found = lock.find(&subject.component, &subject.version, Some(&subject.platform));
+        assert_eq!(found.map(|p| &p.subject), Some(subject), "{subject} is found as itself");
     }
 });

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::catalog::{Catalog, ComponentInfo};
 use crate::plan::Output;
-use crate::report::{ExitStatus, NoSummary, Record, Reporter, Status};
+use crate::report::{escape, ExitStatus, NoSummary, Record, Reporter, Status};
 use crate::version::Range;
 use crate::Error;
 
@@ -46,19 +46,20 @@ impl Record for Row {
 ///     signature  none published
 /// ```
 fn text(c: &ComponentInfo) -> String {
-    let mut out = format!("{:<24} {:<12} {}\n", c.name, c.upstream, c.description);
+    // A `--catalog` file is configuration, yet what it says is shown escaped like all text.
+    let mut out = format!("{:<24} {:<12} {}\n", escape(&c.name), escape(&c.upstream), escape(&c.description));
     if !c.versions.is_always() {
-        out.push_str(&format!("    versions   {}\n", c.versions));
+        out.push_str(&format!("    versions   {}\n", escape(&c.versions.to_string())));
     }
     let platforms: Vec<String> = c.platforms.iter().map(ToString::to_string).collect();
-    out.push_str(&format!("    platforms  {}\n", platforms.join(" ")));
+    out.push_str(&format!("    platforms  {}\n", escape(&platforms.join(" "))));
     let checksums: Vec<String> = c.checksums.iter().map(|s| ranged(&s.value.0, &s.range)).collect();
-    out.push_str(&format!("    checksums  {}\n", checksums.join(", ")));
+    out.push_str(&format!("    checksums  {}\n", escape(&checksums.join(", "))));
     let signature = match &c.signature {
         Some((kind, since)) => format!("{} from {since}", kind.name()),
         None => "none published".into(),
     };
-    out.push_str(&format!("    signature  {signature}\n"));
+    out.push_str(&format!("    signature  {}\n", escape(&signature)));
     out
 }
 

@@ -1,5 +1,6 @@
 //! `kverify fetch`: download, verify, and only then install.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -20,8 +21,14 @@ pub fn run(plan: FetchPlan, output: Output) -> Result<ExitStatus, Error> {
     let dest = Destination::open(plan.dest)?;
     let lock = plan.lock.as_ref().map(|(path, locked)| LockSource::load(path, *locked)).transpose()?;
     // Resolve everything first: a typo in the third target fails before any download.
-    let artifacts: Vec<Artifact> =
-        plan.requests.iter().map(|r| upstream.resolve(&r.component, &r.version)).collect::<Result<_, _>>()?;
+    let mut artifacts: Vec<Artifact> = Vec::new();
+    for request in &plan.requests {
+        let artifact = upstream.resolve(&request.component, &request.version)?;
+        if !artifacts.contains(&artifact) {
+            artifacts.push(artifact);
+        }
+    }
+    refuse_collisions(&dest, &artifacts, plan.keep_archive)?;
     let progress = progress::for_output(output.silent, output.no_bars);
     let job = Job {
         upstream: &upstream,
@@ -47,6 +54,31 @@ pub fn run(plan: FetchPlan, output: Output) -> Result<ExitStatus, Error> {
     });
     let reporter = reporter.into_inner().map_err(|_| Error::Internal("a download thread panicked".into()))?;
     Ok(reporter.finish("artifacts verified"))
+}
+
+/// Two artifacts of one run that would install under one name (two versions of
+/// kubelet, two CNI plugin archives) are refused before any download: the second would
+/// silently replace the first, and both would report "installed".
+fn refuse_collisions(dest: &Destination, artifacts: &[Artifact], keep_archive: bool) -> Result<(), Error> {
+    let mut claimed: HashMap<String, &Artifact> = HashMap::new();
+    for artifact in artifacts {
+        let placement = dest.placement(artifact, keep_archive);
+        let names = placement.names().unwrap_or_else(|| vec![format!("the binaries of {}", artifact.component)]);
+        for name in names {
+            if let Some(first) = claimed.insert(name.clone(), artifact) {
+                return Err(Error::usage_hint(
+                    format!(
+                        "{} and {} would both install {name} into {}",
+                        first.label(),
+                        artifact.label(),
+                        dest.dir().display()
+                    ),
+                    "fetch each into its own --dest",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 struct Job<'a> {
@@ -75,11 +107,11 @@ impl Job<'_> {
         outcome.evidence.checksum = Some(evidence.origins());
         outcome.evidence.pin = evidence.pinned_in.as_ref().map(|p| p.display().to_string());
 
-        let existing = self.dest.check(&placement)?;
-        if let (Placement::File { path, mode }, Some(meta)) = (&placement, existing) {
-            if meta.is_file() {
-                if let Some((digests, check)) = self.upstream.already_verified(artifact, path, &evidence)? {
-                    install::set_mode(path, *mode)?;
+        self.dest.check(&placement)?;
+        if let Placement::File { path, mode } = &placement {
+            if let Some(existing) = install::Existing::open(path)? {
+                if let Some((digests, check)) = self.upstream.already_verified(artifact, &existing, &evidence)? {
+                    existing.set_mode(*mode)?;
                     outcome.signature(&check);
                     outcome.digests = digests;
                     outcome.path = Some(path.clone());
@@ -91,9 +123,11 @@ impl Job<'_> {
 
         // A lock that pins an archive's binaries: when they are all here, no download.
         if let Placement::Extract { mode, .. } = &placement {
-            if let Some(names) = self.upstream.binaries_already_installed(&evidence, self.dest.dir())? {
-                for name in &names {
-                    install::set_mode(&self.dest.dir().join(name), *mode)?;
+            if let Some(found) = self.upstream.binaries_already_installed(&evidence, self.dest.dir())? {
+                let mut names = Vec::new();
+                for (name, existing) in found {
+                    existing.set_mode(*mode)?;
+                    names.push(name);
                 }
                 let check = self.upstream.check_signature(artifact, &evidence.signature, &outcome.digests)?;
                 outcome.signature(&check);
@@ -114,7 +148,8 @@ impl Job<'_> {
                 outcome.message = Some(format!("installed{from}"));
             }
             Placement::Extract { layout, mode } => {
-                let binaries = archive::extract(&verified, &artifact.file_name, layout, self.dest.dir())?;
+                let binaries =
+                    archive::extract(&verified, &artifact.file_name, layout, &artifact.foreign_names, self.dest.dir())?;
                 let names =
                     self.dest.install_all(binaries.into_iter().map(|b| (b.name, b.verified)).collect(), mode)?;
                 outcome.path = Some(self.dest.dir().to_path_buf());

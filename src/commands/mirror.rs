@@ -64,8 +64,8 @@ fn mirror_one(
     let evidence = upstream.evidence(artifact, None)?;
     outcome.evidence.checksum = Some(evidence.origins());
     let dest = tree.path_of(&artifact.url)?;
-    let existing = match crate::install::check_destination(&dest)? {
-        Some(_) => upstream.already_verified(artifact, &dest, &evidence)?,
+    let existing = match crate::install::Existing::open(&dest)? {
+        Some(existing) => upstream.already_verified(artifact, &existing, &evidence)?,
         None => None,
     };
     let present = existing.is_some();
@@ -85,16 +85,15 @@ fn mirror_one(
             tree.install(&artifact.url, *verified)?;
         }
     }
-    // The evidence beside it, exactly as published.
-    for (url, bytes) in &evidence.checksum_files {
+    // The evidence beside it, exactly as published, each file under its own host (helm's
+    // .asc files live on GitHub, its tarballs on get.helm.sh).
+    for (url, bytes) in evidence.checksum_files.iter().chain(&evidence.signature_files) {
         tree.write(url, bytes)?;
     }
+    // A detached pair's transparency-log proof, as a standard bundle beside the artifact.
     if let PendingSignature::Files(files) = &evidence.signature {
-        tree.write(&files.reference.url, &files.signature)?;
-        if let (Some(url), Some(cert)) = (&files.reference.certificate_url, &files.certificate) {
-            tree.write(url, cert)?;
-            // The pair's transparency-log proof, as a standard bundle beside the artifact.
-            if let (Some(rekor_url), Some(crate::digest::Digest::Sha256(sha256))) = (rekor, outcome.digests.sha256) {
+        if let (Some(rekor_url), Some(crate::digest::Digest::Sha256(sha256))) = (rekor, outcome.digests.sha256) {
+            if files.certificate.is_some() {
                 match upstream.capture_proof(rekor_url, files, &sha256)? {
                     Some(captured) => {
                         tree.write(&format!("{}.sigstore.json", artifact.url), captured.bundle_json.as_bytes())?;
@@ -104,6 +103,8 @@ fn mirror_one(
                 }
             }
         }
+    } else if let PendingSignature::Settled(SignatureCheck::Verified(e)) = &evidence.signature {
+        outcome.evidence.signature.get_or_insert_with(|| e.clone());
     }
     outcome.path = Some(dest);
     outcome.message = Some(if present { "already mirrored and verified".into() } else { "added".into() });

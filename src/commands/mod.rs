@@ -28,7 +28,11 @@ pub fn run(output: Output, plan: Plan) -> Result<ExitStatus, Error> {
         Plan::Cache(plan) => cache::run(plan, output),
         Plan::Completions(shell) => {
             let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "kverify", &mut std::io::stdout());
+            // Into memory first: clap_complete panics on a write error, and a closed
+            // stdout (`kverify completions bash | head`) must end quietly.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "kverify", &mut script);
+            crate::report::print(&script)?;
             Ok(ExitStatus::Ok)
         }
     }

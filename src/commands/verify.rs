@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::checksums;
 use crate::expect::{Expectations, Policy};
 use crate::files::{self, Check};
-use crate::lock::Lock;
+use crate::lock::{Lock, LockError};
 use crate::plan::{Output, ReleaseRequest, SignerPlan, Source, VerifyPlan};
 use crate::release::{self, Upstream};
 use crate::report::{self, ExitStatus, Reporter};
@@ -18,6 +18,7 @@ use crate::Error;
 pub fn run(plan: VerifyPlan, output: Output) -> Result<ExitStatus, Error> {
     let platform = &plan.upstream.platform;
     let mut expectations = Expectations::new(&platform.os, &platform.arch);
+    expectations.platform_asked = plan.platform_given;
     match &plan.source {
         Source::None => {}
         Source::Checksums(paths) => {
@@ -39,8 +40,7 @@ pub fn run(plan: VerifyPlan, output: Output) -> Result<ExitStatus, Error> {
             );
             expectations.policy = Policy::AnyOfSubjects;
             if expectations.is_empty() {
-                let scope = narrowed.map(|p| format!(" for {p}")).unwrap_or_default();
-                return Err(Error::usage(format!("{} pins nothing{scope}", path.display())));
+                return Err(LockError::pins_nothing(&lock, path, narrowed).into());
             }
         }
         Source::Release(requests) => {

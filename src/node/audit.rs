@@ -3,17 +3,19 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
-use crate::digest::{hash_files, Algorithm, AlgorithmSet, Digests};
+use crate::digest::{hash_reader, Algorithm, AlgorithmSet, Digests, Hashed};
 use crate::expect::{judge, to_compare, Expected, Policy, Verdict};
-use crate::lock::Lock;
+use crate::lock::{Lock, LockError};
 use crate::platform::Platform;
 use crate::report::{Outcome, Reporter, Status};
 use crate::subject::Subject;
 
 use super::{
     discover, finding_for, host_path, node_name, permission_findings, resolution_finding, Check, Finding, Found, Kind,
-    NodeError, Owner, Resolution, Root, Severity, Stat, BINARIES,
+    NodeError, Owner, ReadError, Resolution, Root, Severity, Stat, BINARIES,
 };
 
 /// The expected digests of one audit, from a lock or from releases.
@@ -50,13 +52,8 @@ impl Pins {
                 _ => true,
             })
             .collect();
-        if entries.is_empty() && !lock.artifacts.is_empty() {
-            let held: BTreeSet<String> = lock.artifacts.iter().map(|a| a.subject.platform.to_string()).collect();
-            tracing::warn!(
-                "{} pins nothing for {platform} (it pins {}): give --os/--arch",
-                path.display(),
-                held.into_iter().collect::<Vec<_>>().join(", ")
-            );
+        if entries.is_empty() {
+            return Err(LockError::pins_nothing(&lock, path, Some(platform)).into());
         }
         Ok(Pins { entries, source: path.display().to_string(), lock: Some(path.to_path_buf()), recorded })
     }
@@ -128,10 +125,10 @@ pub fn audit(root: &Root, pins: &Pins, reporter: &mut Reporter<Finding>) {
 
     // Resolve and stat everything first, then hash every regular file at once.
     let audited: Vec<Audited> = discovery.found.into_iter().map(|found| Audited::new(root, pins, found)).collect();
-    let targets: Vec<Option<PathBuf>> = audited.iter().map(|a| a.hash_job(root)).collect();
-    let jobs: Vec<(PathBuf, AlgorithmSet)> =
-        targets.iter().zip(&audited).filter_map(|(t, a)| t.clone().map(|path| (path, a.algorithms))).collect();
-    let mut hashed = hash_files(&jobs).into_iter();
+    let targets: Vec<Option<PathBuf>> = audited.iter().map(|a| a.hash_job()).collect();
+    let jobs: Vec<(PathBuf, AlgorithmSet, u64)> =
+        targets.iter().zip(&audited).filter_map(|(t, a)| t.clone().map(|path| (path, a.algorithms, a.len))).collect();
+    let mut hashed = hash_opened(root, &jobs).into_iter();
 
     let mut seen_names: HashSet<String> = HashSet::new();
     let mut seen_pins: HashSet<(Subject, String)> = HashSet::new();
@@ -140,7 +137,7 @@ pub fn audit(root: &Root, pins: &Pins, reporter: &mut Reporter<Finding>) {
         match (target, resolution_finding(&a.resolution, a.stat.as_ref())) {
             (None, Some(f)) => findings.push(f),
             _ => {
-                let result = hashed.next().unwrap_or_else(|| Err(std::io::Error::other("not hashed")));
+                let result = hashed.next().unwrap_or_else(|| Err(ReadError::Io(std::io::Error::other("not hashed"))));
                 let finding = match result {
                     Ok((digests, _)) => a.judge(pins, digests, &mut seen_pins),
                     Err(e) => unreadable(a, &e),
@@ -172,15 +169,54 @@ pub fn audit(root: &Root, pins: &Pins, reporter: &mut Reporter<Finding>) {
     for f in pins.missing(&seen_names, &seen_pins) {
         reporter.record(&Finding { node: node.clone(), ..f });
     }
-    for (path, unit) in &discovery.absent {
+    for absent in &discovery.absent {
         let mut f = Finding::new(Status::Missing, Severity::Warning, Check::Digest, "not-installed");
-        f.path = Some(host_path(path));
-        f.name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-        f.message = format!("named by {unit}, not found");
-        f.evidence.found_by = vec![unit.clone()];
+        f.path = absent.path.as_deref().map(host_path);
+        f.name = Some(absent.name.clone());
+        f.message = absent.message.clone();
+        f.evidence.found_by = vec![absent.found_by.clone()];
         f.node = node.clone();
         reporter.record(&f);
     }
+    for f in discovery.unit_findings {
+        reporter.record(&Finding { node: node.clone(), ..f });
+    }
+}
+
+/// Hashes every job's file on all cores, results in the order given: each opened the
+/// one way node audits open files ([`Root::open_file`]), so a FIFO or device swapped in
+/// since it was looked at is refused on its descriptor, never waited on. Largest first,
+/// so the largest file does not start last and run alone.
+fn hash_opened(root: &Root, jobs: &[(PathBuf, AlgorithmSet, u64)]) -> Vec<Result<Hashed, ReadError>> {
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).min(jobs.len().max(1));
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(jobs[i].2));
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<Result<Hashed, ReadError>>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let (path, set, _) = &jobs[i];
+                    let result = root
+                        .open_file(path)
+                        .and_then(|(file, meta)| hash_reader(file, *set, Some(meta.len())).map_err(ReadError::Io));
+                    if let Ok(mut slot) = results[i].lock() {
+                        *slot = Some(result);
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| Err(ReadError::Io(std::io::Error::other("hashing thread failed"))))
+        })
+        .collect()
 }
 
 /// The name an entry stands for: its last path component (`bin/containerd` is `containerd`).
@@ -198,6 +234,8 @@ struct Audited {
     /// The pinned entries of its name, every pinned version (alternatives).
     pinned: Vec<Expected>,
     algorithms: AlgorithmSet,
+    /// The size the stat saw, to hash the largest files first.
+    len: u64,
 }
 
 impl Audited {
@@ -205,21 +243,27 @@ impl Audited {
         let name = found.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let resolution = root.resolve(&found.path);
         let stat = resolution.result.as_ref().ok().and_then(|p| root.lstat(p).ok());
+        let len = resolution
+            .result
+            .as_ref()
+            .ok()
+            .and_then(|p| std::fs::symlink_metadata(root.real(p)).ok())
+            .map_or(0, |m| m.len());
         let pinned: Vec<Expected> = pins.for_name(&name).into_iter().cloned().collect();
         // SHA-256 always: it names an unlisted file, and finds a pin under another name.
         let mut algorithms = AlgorithmSet::only(Algorithm::Sha256);
         let refs: Vec<&Expected> = pinned.iter().collect();
         let (_, chosen) = to_compare(&refs, false);
         Algorithm::ALL.iter().filter(|a| chosen.contains(**a)).for_each(|a| algorithms.insert(*a));
-        Audited { found, name, resolution, stat, pinned, algorithms }
+        Audited { found, name, resolution, stat, pinned, algorithms, len }
     }
 
-    /// The file to hash, when the path leads to a regular file (else the resolution
-    /// finding says what it leads to).
-    fn hash_job(&self, root: &Root) -> Option<PathBuf> {
+    /// The file to hash (resolved, inside the root), when the path leads to a regular
+    /// file (else the resolution finding says what it leads to).
+    fn hash_job(&self) -> Option<PathBuf> {
         match resolution_finding(&self.resolution, self.stat.as_ref()) {
             Some(_) => None,
-            None => self.resolution.result.as_ref().ok().map(|p| root.real(p)),
+            None => self.resolution.result.as_ref().ok().cloned(),
         }
     }
 
@@ -282,7 +326,7 @@ impl Audited {
             let mut parts: Vec<String> = Vec::new();
             parts.extend(e.pin.iter().map(|p| format!("pin={p}")));
             parts.extend(e.checksum.iter().map(|c| format!("checksum={c}")));
-            parts.extend(e.signature.iter().map(|s| format!("signature={} ({})", s.identity, s.kind)));
+            parts.extend(e.signature.iter().map(|s| format!("signature={}", s.signer())));
             parts.extend(e.signature_skipped.iter().map(|s| format!("signature: {s}")));
             if !parts.is_empty() {
                 f.details.insert(0, parts.join(" "));
@@ -292,10 +336,19 @@ impl Audited {
     }
 }
 
-fn unreadable(a: &Audited, e: &std::io::Error) -> Finding {
+fn unreadable(a: &Audited, e: &ReadError) -> Finding {
+    if let ReadError::NotRegular { kind } = e {
+        // Replaced between the look and the open: what runs is not what was looked at.
+        let mut f = a.finding(Status::Fail, Severity::Warning, "not-a-regular-file");
+        f.message = format!("not a regular file: {kind} (replaced while the audit ran)");
+        return f;
+    }
     let mut f = a.finding(Status::Error, Severity::Warning, "unreadable");
-    f.message = format!("cannot read: {e}");
-    if e.kind() == std::io::ErrorKind::PermissionDenied {
+    f.message = match e {
+        ReadError::NotFound => "cannot read: removed while the audit ran".to_string(),
+        e => format!("cannot read: {e}"),
+    };
+    if matches!(e, ReadError::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied) {
         f.details.push("hint: run the audit as root (uid 0, no capabilities needed) to read root-only files".into());
     }
     f

@@ -1,12 +1,13 @@
 //! One finding per check that says something, as a text line or one JSON object, and
 //! the exit status they add up to.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use serde::Serialize;
 
 use crate::digest::Digests;
-use crate::report::{Evidence, ExitStatus, Mismatch, Record, Status, Tally};
+use crate::report::{escape, Evidence, ExitStatus, Mismatch, Record, Status, Tally};
 
 /// How urgently a finding needs a person.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -31,6 +32,9 @@ pub enum Check {
     ParentWritable,
     /// No symbolic link on the way leads somewhere writable by anyone but root.
     Symlink,
+    /// Every unit file and drop-in that says what kubelet and containerd run was read,
+    /// and names its programs.
+    Unit,
 }
 
 impl Check {
@@ -41,6 +45,7 @@ impl Check {
             Check::Mode => "mode",
             Check::ParentWritable => "parent-writable",
             Check::Symlink => "symlink",
+            Check::Unit => "unit",
         }
     }
 }
@@ -149,27 +154,29 @@ impl Record for Finding {
         self.status
     }
 
+    /// One line, then the mismatches and details under it; every field that comes from
+    /// the node (paths, names, link targets, messages) escaped.
     fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
         let label = self.status.label();
-        let subject = self.path.as_deref().or(self.name.as_deref()).unwrap_or("-");
+        let subject = escape(self.path.as_deref().or(self.name.as_deref()).unwrap_or("-"));
         let mut line = format!("{label:<8} {:<15} {subject}", self.check.name());
-        let subject: Vec<&str> =
-            [&self.component, &self.version, &self.platform].into_iter().flatten().map(String::as_str).collect();
+        let subject: Vec<Cow<'_, str>> =
+            [&self.component, &self.version, &self.platform].into_iter().flatten().map(|s| escape(s)).collect();
         if !subject.is_empty() {
             line.push_str("  ");
             line.push_str(&subject.join(" "));
         }
         if !self.message.is_empty() {
             line.push_str("  ");
-            line.push_str(&self.message);
+            line.push_str(&escape(&self.message));
         }
         writeln!(out, "{line}")?;
         for m in &self.mismatches {
-            writeln!(out, "         expected  {}  (from {})", m.expected, m.origin)?;
+            writeln!(out, "         expected  {}  (from {})", m.expected, escape(&m.origin))?;
             writeln!(out, "         computed  {}", m.computed)?;
         }
         for detail in &self.details {
-            writeln!(out, "         {detail}")?;
+            writeln!(out, "         {}", escape(detail))?;
         }
         Ok(())
     }
@@ -183,6 +190,8 @@ pub struct FindingCounts {
     pub verified: usize,
     pub digest_failed: usize,
     pub permission_failed: usize,
+    /// Units not read, or naming a program kverify cannot name.
+    pub unit_failed: usize,
     pub missing: usize,
     pub unlisted: usize,
     pub errors: usize,
@@ -194,6 +203,7 @@ impl Tally<Finding> for FindingCounts {
         match finding.status {
             Status::Ok if digest => self.verified += 1,
             Status::Fail if digest => self.digest_failed += 1,
+            Status::Fail if finding.check == Check::Unit => self.unit_failed += 1,
             Status::Fail => self.permission_failed += 1,
             Status::Missing => self.missing += 1,
             Status::Unlisted => self.unlisted += 1,
@@ -222,6 +232,7 @@ impl Tally<Finding> for FindingCounts {
                 self.permission_failed,
                 if self.permission_failed == 1 { "permission finding" } else { "permission findings" },
             ),
+            (self.unit_failed, if self.unit_failed == 1 { "unit finding" } else { "unit findings" }),
             (self.errors, if self.errors == 1 { "error" } else { "errors" }),
             (self.missing, "missing"),
             (self.unlisted, "unlisted"),

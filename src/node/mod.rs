@@ -3,23 +3,31 @@
 //!
 //! Every path is resolved inside a root directory, the host's `/` or where a container
 //! mounts it, the way the host itself sees it: an absolute link target names a file
-//! under the root, never one of the auditing container's.
+//! under the root, never one of the auditing container's. Every file an audit reads (a
+//! binary, a unit, `/etc/hostname`) is opened without blocking and checked on its
+//! descriptor to be a regular file before the first read ([`Root::open_file`]).
 
 mod audit;
+mod exec;
 mod finding;
 mod root;
 mod units;
 
 use std::collections::{BTreeSet, HashMap};
-use std::io;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 pub use audit::{audit, Pins};
+pub use exec::Program;
 pub use finding::{Check, DirectoryEvidence, Finding, FindingCounts, NodeEvidence, Owner, Severity};
-pub use root::{host_path, Exposure, Kind, Link, Resolution, ResolveError, Root, Stat, MAX_LINKS};
-pub use units::{exec_starts, unit_files, UNITS, UNIT_DIRS};
+pub use root::{host_path, Exposure, Kind, Link, ReadError, Resolution, ResolveError, Root, Stat, MAX_LINKS};
+pub use units::{programs_of, EXEC_KEYS, MAX_UNIT_LEN, UNITS, UNIT_DIRS};
 
 use crate::report::Status;
+use exec::{EnvRuns, PathSetting};
+use units::UnitCommand;
 
 /// Why an audit cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +53,7 @@ impl NodeError {
             NodeError::Unpinnable { component, .. } => {
                 Some(format!("pin them with `kverify lock {component}@VERSION` and audit with --lock"))
             }
-            NodeError::Lock(_) => None,
+            NodeError::Lock(e) => e.hint(),
         }
     }
 }
@@ -71,9 +79,6 @@ pub const KUBERNETES_BINARIES: &[&str] = &["kubelet", "kubeadm", "kubectl", "kub
 /// Where binaries are looked for, relative to the root.
 pub const SEARCH_DIRS: &[&str] = &["usr/bin", "usr/local/bin", "usr/local/sbin", "opt/cni/bin", "opt/bin"];
 
-/// A unit file is a few hundred bytes; anything near this is not one.
-const MAX_UNIT_LEN: u64 = 1 << 20;
-
 /// A binary found on the node, by the path the host would run it under.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Found {
@@ -83,66 +88,299 @@ pub struct Found {
     pub found_by: Vec<String>,
 }
 
+/// A program a unit names that is not on the node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Absent {
+    /// Inside the root; `None` for a bare name found in no directory searched.
+    pub path: Option<PathBuf>,
+    pub name: String,
+    pub found_by: String,
+    pub message: String,
+}
+
 /// What a look around the node found.
 #[derive(Debug, Default)]
 pub struct Discovery {
     /// Sorted by path.
     pub found: Vec<Found>,
-    /// Programs a unit names that are not there, with the unit.
-    pub absent: Vec<(PathBuf, String)>,
+    /// Programs a unit names that are not there.
+    pub absent: Vec<Absent>,
+    /// Units kverify could not read, and programs of units it cannot name: each hides
+    /// what the unit runs, so each is a finding.
+    pub unit_findings: Vec<Finding>,
 }
 
 /// Looks for `names` in [`SEARCH_DIRS`] and for the programs kubelet's and containerd's
-/// units start. A directory that is a link to another one searched already is not
-/// searched twice; a unit naming a binary found already adds to its `found_by`.
+/// units run ([`units`]). A directory that is a link to another one searched already is
+/// not searched twice; a unit naming a binary found already adds to its `found_by`.
 pub fn discover(root: &Root, names: &BTreeSet<String>) -> Discovery {
-    let mut discovery = Discovery::default();
-    // Keyed by the resolved directory and the name: the same directory entry once.
-    let mut seen: HashMap<PathBuf, usize> = HashMap::new();
-    let mut add = |discovery: &mut Discovery, key: PathBuf, path: PathBuf, by: String| match seen.get(&key) {
-        Some(&i) => discovery.found[i].found_by.push(by),
-        None => {
-            seen.insert(key, discovery.found.len());
-            discovery.found.push(Found { path, found_by: vec![by] });
-        }
-    };
+    let mut d = Discoverer { root, discovery: Discovery::default(), seen: HashMap::new() };
     for dir in SEARCH_DIRS {
         let Ok(real_dir) = root.resolve(Path::new(dir)).result else { continue };
         for name in names {
             let key = real_dir.join(name);
             if root.lstat(&key).is_ok() {
-                add(&mut discovery, key, Path::new(dir).join(name), format!("search path /{dir}"));
+                d.add(key, Path::new(dir).join(name), format!("search path /{dir}"));
             }
         }
     }
-    let unit_files = unit_files(|dir| root.list(Path::new(dir)).unwrap_or_default());
-    for unit in unit_files {
-        let text = match root.read_small(Path::new(&unit), MAX_UNIT_LEN) {
-            Ok(text) => text,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => {
-                tracing::info!("not reading unit /{unit}: {e}");
-                continue;
-            }
-        };
-        for program in exec_starts(&text) {
-            let rel = PathBuf::from(program.trim_start_matches('/'));
-            let by = format!("unit /{unit}");
-            let key = rel
-                .parent()
-                .and_then(|parent| root.resolve(parent).result.ok())
-                .zip(rel.file_name())
-                .map(|(dir, name)| dir.join(name))
-                .filter(|key| root.lstat(key).is_ok());
-            match key {
-                Some(key) => add(&mut discovery, key, rel, by),
-                None if !discovery.absent.iter().any(|(p, _)| p == &rel) => discovery.absent.push((rel, by)),
-                None => {}
+    for unit in UNITS {
+        let loaded = units::load(root, unit);
+        for problem in loaded.problems {
+            let f = unit_problem_finding(&problem.file, &problem.error);
+            if !d.discovery.unit_findings.contains(&f) {
+                d.discovery.unit_findings.push(f);
             }
         }
+        for command in &loaded.commands {
+            let by = FoundBy::unit(command);
+            d.command(command, by);
+        }
     }
+    let mut discovery = d.discovery;
     discovery.found.sort_by(|a, b| a.path.cmp(&b.path));
     discovery
+}
+
+/// How deep wrappers (env running env …) are followed.
+const MAX_WRAPPERS: usize = 8;
+
+struct Discoverer<'a> {
+    root: &'a Root,
+    discovery: Discovery,
+    /// Keyed by the resolved directory and the name: the same directory entry once.
+    seen: HashMap<PathBuf, usize>,
+}
+
+impl Discoverer<'_> {
+    fn add(&mut self, key: PathBuf, path: PathBuf, by: String) {
+        match self.seen.get(&key) {
+            Some(&i) if self.discovery.found[i].found_by.contains(&by) => {}
+            Some(&i) => self.discovery.found[i].found_by.push(by),
+            None => {
+                self.seen.insert(key, self.discovery.found.len());
+                self.discovery.found.push(Found { path, found_by: vec![by] });
+            }
+        }
+    }
+
+    fn absent(&mut self, path: Option<PathBuf>, name: &[u8], by: String, message: String) {
+        let name = String::from_utf8_lossy(name).into_owned();
+        if !self.discovery.absent.iter().any(|a| a.path == path && a.name == name) {
+            self.discovery.absent.push(Absent { path, name, found_by: by, message });
+        }
+    }
+
+    fn unresolved(&mut self, command: &UnitCommand, what: &str) {
+        let mut f = Finding::new(Status::Fail, Severity::Warning, Check::Unit, "unit-program-unresolved");
+        f.path = Some(host_path(&command.file));
+        f.name = command.file.file_name().map(|n| n.to_string_lossy().into_owned());
+        f.message = format!("line {}: {}= runs a program kverify cannot name: {what}", command.line, command.key);
+        if !self.discovery.unit_findings.contains(&f) {
+            self.discovery.unit_findings.push(f);
+        }
+    }
+
+    /// The program one unit command runs, and what a wrapper (env, `|`) it names runs.
+    fn command(&mut self, command: &UnitCommand, by: FoundBy) {
+        let args = command.environment.expand_args(&command.command);
+        let path = match &command.command.program {
+            Program::Unresolved { word, why } => {
+                return self.unresolved(command, &format!("{} ({why})", String::from_utf8_lossy(word)));
+            }
+            Program::Path(path) => units::rel_path(path),
+            Program::Name(name) => {
+                let Some(path) = self.in_systemd_path(name) else {
+                    let dirs: Vec<String> = exec::SYSTEMD_EXEC_PATH.iter().map(|d| format!("/{d}")).collect();
+                    let message = format!("named by {by}, not in systemd's search path ({})", dirs.join(":"));
+                    return self.absent(None, name, by.to_string(), message);
+                };
+                path
+            }
+            Program::Shell(word) => {
+                let cwd = command.environment.working_directory.clone();
+                let runs = EnvRuns::Program { command: word.clone(), path: PathSetting::Inherit, cwd, rest: args };
+                return self.wrapped(command, runs, by.via("the shell"), 0);
+            }
+        };
+        self.program(path.clone(), by.to_string());
+        if self.names_env(&path) {
+            let args = if command.command.separate_argv0 { args.get(1..).unwrap_or_default().to_vec() } else { args };
+            self.wrapped(command, exec::env_runs(&args), by.via(&host_path(&path)), 1);
+        }
+    }
+
+    /// What env(1) (or the shell) goes on to run: found as `execvp` finds it.
+    fn wrapped(&mut self, command: &UnitCommand, runs: EnvRuns, by: FoundBy, depth: usize) {
+        let (program, path, cwd, rest) = match runs {
+            EnvRuns::Nothing => return,
+            EnvRuns::Unknown(why) => return self.unresolved(command, &why),
+            EnvRuns::Program { command, path, cwd, rest } => (command, path, cwd, rest),
+        };
+        if depth > MAX_WRAPPERS {
+            return self.unresolved(command, "wrappers nested too deep");
+        }
+        let env = &command.environment;
+        let cwd = match cwd.or_else(|| env.working_directory.clone()) {
+            Some(cwd) => cwd,
+            None if env.working_directory_unknown => {
+                return self.unresolved(command, "its working directory is set in a way kverify cannot follow")
+            }
+            None => b"/".to_vec(),
+        };
+        let found = if program.contains(&b'/') {
+            units::rel_path(&join(&cwd, &program))
+        } else {
+            let search = match path {
+                PathSetting::Set(p) => p,
+                PathSetting::Unset => exec::UNSET_PATH.to_vec(),
+                PathSetting::Inherit => match env.path() {
+                    Some(p) => p,
+                    None => {
+                        return self
+                            .unresolved(command, "its PATH may be set by an EnvironmentFile= kverify does not read")
+                    }
+                },
+            };
+            let mut candidates =
+                search.split(|&b| b == b':').map(|dir| units::rel_path(&join(&join(&cwd, dir), &program)));
+            match candidates.find(|rel| self.is_executable(rel)) {
+                Some(rel) => rel,
+                None => {
+                    let message = format!("named by {by}, not found in PATH {}", String::from_utf8_lossy(&search));
+                    return self.absent(None, &program, by.to_string(), message);
+                }
+            }
+        };
+        self.program(found.clone(), by.to_string());
+        if self.names_env(&found) {
+            self.wrapped(command, exec::env_runs(&rest), by.via(&host_path(&found)), depth + 1);
+        }
+    }
+
+    /// Records a program at `rel` (absolute on the host), found or not.
+    fn program(&mut self, rel: PathBuf, by: String) {
+        let key = rel
+            .parent()
+            .and_then(|parent| self.root.resolve(parent).result.ok())
+            .zip(rel.file_name())
+            .map(|(dir, name)| dir.join(name))
+            .filter(|key| self.root.lstat(key).is_ok());
+        match key {
+            Some(key) => self.add(key, rel, by),
+            None => {
+                let name = rel.file_name().map(|n| n.as_bytes().to_vec()).unwrap_or_default();
+                let message = format!("named by {by}, not found");
+                self.absent(Some(rel), &name, by, message);
+            }
+        }
+    }
+
+    /// Whether `rel` is there, links followed (`access(F_OK)`).
+    fn exists(&self, rel: &Path) -> bool {
+        self.root.resolve(rel).result.is_ok()
+    }
+
+    /// A regular file someone may execute, where `execvp` would run it.
+    fn is_executable(&self, rel: &Path) -> bool {
+        let Ok(resolved) = self.root.resolve(rel).result else { return false };
+        std::fs::metadata(self.root.real(&resolved)).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    }
+
+    /// Where systemd finds a bare program name (`DEFAULT_PATH`, first that exists).
+    fn in_systemd_path(&self, name: &[u8]) -> Option<PathBuf> {
+        exec::SYSTEMD_EXEC_PATH
+            .iter()
+            .map(|dir| Path::new(dir).join(OsStr::from_bytes(name)))
+            .find(|rel| self.exists(rel))
+    }
+
+    /// Whether the program at `rel` is env(1): by its name, or the name of what it links to.
+    fn names_env(&self, rel: &Path) -> bool {
+        let env = Some(OsStr::new("env"));
+        rel.file_name() == env || self.root.resolve(rel).result.is_ok_and(|p| p.file_name() == env)
+    }
+}
+
+/// How a unit's program was found, for `found_by`: `unit /etc/…/kubelet.service`, with
+/// the setting when it is not `ExecStart=` and the wrappers it went through:
+/// `unit /usr/lib/…/containerd.service (ExecStartPre, via /usr/bin/env)`.
+#[derive(Clone)]
+struct FoundBy {
+    file: String,
+    notes: Vec<String>,
+}
+
+impl FoundBy {
+    fn unit(command: &UnitCommand) -> FoundBy {
+        let notes = (command.key != "ExecStart").then(|| command.key.to_string()).into_iter().collect();
+        FoundBy { file: host_path(&command.file), notes }
+    }
+
+    fn via(&self, wrapper: &str) -> FoundBy {
+        let mut next = self.clone();
+        next.notes.push(format!("via {wrapper}"));
+        next
+    }
+}
+
+impl std::fmt::Display for FoundBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unit {}", self.file)?;
+        if !self.notes.is_empty() {
+            write!(f, " ({})", self.notes.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// `path` from `cwd` (`path` itself when absolute).
+fn join(cwd: &[u8], path: &[u8]) -> Vec<u8> {
+    if path.starts_with(b"/") {
+        return path.to_vec();
+    }
+    let mut out = cwd.to_vec();
+    if !out.ends_with(b"/") {
+        out.push(b'/');
+    }
+    out.extend_from_slice(path);
+    out
+}
+
+/// The finding for a unit file or drop-in that could not be read.
+fn unit_problem_finding(file: &Path, error: &ReadError) -> Finding {
+    let (status, reason, message) = match error {
+        ReadError::NotRegular { kind } => (
+            Status::Fail,
+            "unit-not-a-regular-file",
+            format!("not a regular file: {kind}; what the unit runs is unknown"),
+        ),
+        ReadError::TooLarge { cap } => (
+            Status::Fail,
+            "unit-too-large",
+            format!("larger than {cap} bytes, not read; what the unit runs is unknown"),
+        ),
+        ReadError::Resolve(e @ (ResolveError::Loop | ResolveError::NotADirectory { .. })) => {
+            (Status::Fail, "unit-unreadable", format!("{e}; what the unit runs is unknown"))
+        }
+        other => (
+            Status::Error,
+            "unit-unreadable",
+            format!("cannot read: {}; what the unit runs is unknown", io_text(other)),
+        ),
+    };
+    let mut f = Finding::new(status, Severity::Warning, Check::Unit, reason);
+    f.path = Some(host_path(file));
+    f.name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+    f.message = message;
+    f
+}
+
+fn io_text(e: &ReadError) -> String {
+    match e {
+        ReadError::Resolve(ResolveError::Io { source, .. }) => format!("{e}: {source}"),
+        other => other.to_string(),
+    }
 }
 
 /// The names of the Kubernetes binaries installed under `root`, sorted.
@@ -277,11 +515,34 @@ fn describe(dir: &DirectoryEvidence, worst: Exposure) -> String {
 }
 
 /// The node's name for reports: `KVERIFY_NODE_NAME` (a DaemonSet sets it from
-/// `spec.nodeName`), else the first line of the root's `/etc/hostname`.
+/// `spec.nodeName`), else the first line of the root's `/etc/hostname`, read like every
+/// other file of the host: a FIFO or device there is no name, never a hang.
 pub fn node_name(root: &Root) -> Option<String> {
     if let Some(name) = std::env::var("KVERIFY_NODE_NAME").ok().filter(|n| !n.trim().is_empty()) {
         return Some(name.trim().to_string());
     }
-    let text = root.read_small(Path::new("etc/hostname"), 4096).ok()?;
+    let bytes = match root.read_small(Path::new("etc/hostname"), 4096) {
+        Ok(bytes) => bytes,
+        Err(ReadError::NotFound) => return None,
+        Err(e) => {
+            tracing::warn!("no node name from /etc/hostname: {e}");
+            return None;
+        }
+    };
+    let text = String::from_utf8_lossy(&bytes);
     text.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string)
+}
+
+/// `len` bytes drawn from `alphabet` by a xorshift generator at `seed`: hostile input,
+/// the same on every run, for the parsers' never-panic tests.
+#[cfg(test)]
+fn hostile_bytes(seed: &mut u64, alphabet: &[u8], len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            alphabet[(*seed % alphabet.len() as u64) as usize]
+        })
+        .collect()
 }

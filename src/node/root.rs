@@ -9,6 +9,8 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::regular_file::{self, Links};
+
 /// Symbolic links one resolution follows before it calls them a loop (Linux's limit).
 pub const MAX_LINKS: usize = 40;
 
@@ -246,38 +248,85 @@ impl Root {
         Ok(current.clone())
     }
 
-    /// Reads a small file (a systemd unit) at `rel`, resolved inside the root, refusing
-    /// one over `cap` bytes.
-    pub fn read_small(&self, rel: &Path, cap: u64) -> io::Result<String> {
+    /// Reads a small file (a systemd unit, `/etc/hostname`) at `rel`, resolved inside the
+    /// root: see [`Root::read_resolved`].
+    pub fn read_small(&self, rel: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
         let resolved = self.resolve(rel).result.map_err(|e| match e {
-            ResolveError::NotFound { .. } => io::Error::new(io::ErrorKind::NotFound, e.to_string()),
-            ResolveError::Io { source, .. } => source,
-            other => io::Error::other(other.to_string()),
+            ResolveError::NotFound { .. } => ReadError::NotFound,
+            other => ReadError::Resolve(other),
         })?;
-        let file = fs_err::File::open(self.real(&resolved))?;
-        if !file.metadata()?.is_file() {
-            return Err(io::Error::other(format!("{} is not a regular file", host_path(rel))));
-        }
-        let mut text = String::new();
-        file.take(cap + 1).read_to_string(&mut text)?;
-        if text.len() as u64 > cap {
-            return Err(io::Error::other(format!("{} is larger than {cap} bytes", host_path(rel))));
-        }
-        Ok(text)
+        self.read_resolved(&resolved, cap)
     }
 
-    /// The names in the directory `rel` (resolved inside the root), sorted.
-    pub fn list(&self, rel: &Path) -> io::Result<Vec<String>> {
+    /// Reads the file at `resolved` (a path [`Root::resolve`] returned), as bytes: opened
+    /// without following a link and without blocking, refused unless it is a regular
+    /// file, and never more than `cap` bytes (one more is a [`ReadError::TooLarge`]).
+    pub fn read_resolved(&self, resolved: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
+        let (file, meta) = self.open_file(resolved)?;
+        let mut bytes = Vec::with_capacity(meta.len().min(cap + 1) as usize);
+        file.take(cap + 1).read_to_end(&mut bytes).map_err(ReadError::Io)?;
+        if bytes.len() as u64 > cap {
+            return Err(ReadError::TooLarge { cap });
+        }
+        Ok(bytes)
+    }
+
+    /// Opens the regular file at `resolved` for reading, the one way node audits open
+    /// what they read ([`regular_file::open`]): a FIFO, device or socket, or a link
+    /// swapped in since `resolved` was found, is refused before the first read, and
+    /// nothing blocks.
+    pub fn open_file(&self, resolved: &Path) -> Result<(std::fs::File, std::fs::Metadata), ReadError> {
+        let real = self.real(resolved);
+        regular_file::open(&real, Links::Refuse).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => ReadError::NotFound,
+            io::ErrorKind::InvalidInput => ReadError::NotRegular {
+                kind: std::fs::symlink_metadata(&real).map_or("not a regular file", |m| regular_file::kind(&m)),
+            },
+            _ if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+                ReadError::NotRegular { kind: "a symbolic link" }
+            }
+            _ => ReadError::Io(e),
+        })
+    }
+
+    /// The names in the directory `rel` (resolved inside the root), sorted, each with
+    /// whether it is a symbolic link itself.
+    pub fn list(&self, rel: &Path) -> io::Result<Vec<(OsString, bool)>> {
         let resolved = match self.resolve(rel).result {
             Ok(p) => p,
             Err(e) => return Err(io::Error::new(io::ErrorKind::NotFound, e.to_string())),
         };
-        let mut names: Vec<String> = fs_err::read_dir(self.real(&resolved))?
-            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        let mut names: Vec<(OsString, bool)> = fs_err::read_dir(self.real(&resolved))?
+            .filter_map(|e| e.ok())
+            .map(|e| {
+                let link = e.file_type().is_ok_and(|t| t.is_symlink());
+                (e.file_name(), link)
+            })
             .collect();
         names.sort();
         Ok(names)
     }
+
+    /// The target of the link at `rel` (whose parent is resolved), as written.
+    pub fn read_link(&self, rel: &Path) -> io::Result<PathBuf> {
+        std::fs::read_link(self.real(rel))
+    }
+}
+
+/// Why [`Root::read_small`] returned no bytes.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("does not exist")]
+    NotFound,
+    /// A FIFO, device, socket or directory (`kind` says which, in words).
+    #[error("not a regular file: {kind}")]
+    NotRegular { kind: &'static str },
+    #[error("larger than {cap} bytes")]
+    TooLarge { cap: u64 },
+    #[error(transparent)]
+    Resolve(ResolveError),
+    #[error(transparent)]
+    Io(io::Error),
 }
 
 /// A path's names, without `.`, root or prefix components (`..` is kept for the walk).

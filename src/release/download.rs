@@ -9,9 +9,9 @@ use std::path::Path;
 
 use crate::cache::{self, Cache};
 use crate::catalog::Artifact;
-use crate::digest::{hash_file, hash_files, AlgorithmSet, Digests};
+use crate::digest::{hash_reader, AlgorithmSet, Digests};
 use crate::expect::{first_sha256, Expected};
-use crate::install::{Staged, Verified};
+use crate::install::{Existing, Staged, Verified};
 use crate::progress::Progress;
 use crate::report::Outcome;
 use crate::signature::SignatureCheck;
@@ -172,15 +172,16 @@ impl Upstream {
         }
     }
 
-    /// When the file at `path` already holds the expected bytes: its digests and the
+    /// When the file already installed holds the expected bytes: its digests and the
     /// signature check over them. `Ok(None)` when its bytes differ (download it again).
     pub fn already_verified(
         &self,
         artifact: &Artifact,
-        path: &Path,
+        existing: &Existing,
         evidence: &ArtifactEvidence,
     ) -> Result<Option<(Digests, SignatureCheck)>, Error> {
-        let (digests, _) = hash_file(path, AlgorithmSet::BOTH)?;
+        let (file, len) = existing.contents();
+        let (digests, _) = hash_reader(file, AlgorithmSet::BOTH, Some(len))?;
         if !evidence.expected.iter().all(|e| e.matches(&digests)) {
             return Ok(None);
         }
@@ -189,34 +190,30 @@ impl Upstream {
     }
 
     /// When `dir` already holds every binary of an archive that a lock pins, with the
-    /// pinned bytes: their names (nothing needs downloading). `Ok(None)` when there is no
-    /// such pin, or any binary is missing or differs.
+    /// pinned bytes: those files, opened once (their mode is then set through the
+    /// descriptor hashed). `Ok(None)` when there is no such pin, or any binary is missing
+    /// or differs.
     pub fn binaries_already_installed(
         &self,
         evidence: &ArtifactEvidence,
         dir: &Path,
-    ) -> Result<Option<Vec<String>>, Error> {
+    ) -> Result<Option<Vec<(String, Existing)>>, Error> {
         let mut names: Vec<&str> = evidence.binaries.iter().filter_map(|e| e.name.as_deref()).collect();
         names.dedup();
         if names.is_empty() {
             return Ok(None);
         }
-        let mut jobs = Vec::new();
-        for name in &names {
-            let path = dir.join(name);
-            match crate::install::check_destination(&path)? {
-                Some(_) => jobs.push((path, AlgorithmSet::BOTH)),
-                None => return Ok(None),
-            }
-        }
-        for ((name, hashed), _) in names.iter().zip(hash_files(&jobs)).zip(&jobs) {
-            let Ok((digests, _)) = hashed else { return Ok(None) };
-            let mine = evidence.binaries.iter().filter(|e| e.name.as_deref() == Some(name));
-            if !mine.into_iter().all(|e| e.matches(&digests)) {
+        let mut found = Vec::new();
+        for name in names {
+            let Some(existing) = Existing::open(&dir.join(name))? else { return Ok(None) };
+            let (file, len) = existing.contents();
+            let (digests, _) = hash_reader(file, AlgorithmSet::BOTH, Some(len))?;
+            if !evidence.binaries.iter().filter(|e| e.name.as_deref() == Some(name)).all(|e| e.matches(&digests)) {
                 return Ok(None);
             }
+            found.push((name.to_string(), existing));
         }
-        Ok(Some(names.into_iter().map(String::from).collect()))
+        Ok(Some(found))
     }
 
     /// Checks a pending signature over the SHA-256 just computed.

@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::catalog::Artifact;
-use crate::checksums::{self, MAX_FILE_LEN};
+use crate::catalog::{Artifact, SignatureKind};
+use crate::checksums::{self, ChecksumFile, MAX_FILE_LEN};
+use crate::digest::Algorithm;
 use crate::expect::{Expectations, Expected};
 use crate::lock::Lock;
 use crate::signature::SignatureCheck;
@@ -12,8 +13,32 @@ use crate::signature::SignatureCheck;
 use super::signatures::{pinned_evidence, SignatureFiles};
 use super::{Error, ReleaseError, Upstream};
 
-/// A checksum file as downloaded: its URL and bytes.
+/// A checksum or signature file as downloaded: its URL and bytes.
 pub type RawFile = (String, Vec<u8>);
+
+/// The entries of a checksum file that list `artifact` (at least one), named from now
+/// on as the artifact installs, whatever the file called it.
+pub(super) fn listed(artifact: &Artifact, file: &ChecksumFile) -> Result<Vec<Expected>, Error> {
+    let mut one = Expectations::new(&artifact.platform.os, &artifact.platform.arch);
+    one.platform_asked = true;
+    one.add_checksum_file(file);
+    let mut matching: Vec<Expected> =
+        one.matching(&artifact.file_name, true).map_err(ReleaseError::from)?.into_iter().cloned().collect();
+    if matching.is_empty() {
+        return Err(ReleaseError::NoEntry { url: file.source.clone(), file_name: artifact.file_name.clone() }.into());
+    }
+    for e in &mut matching {
+        e.subject = Some(artifact.subject());
+        e.name = Some(artifact.install_name.clone());
+    }
+    Ok(matching)
+}
+
+/// Whether `entries`, from one source, hold both a SHA-256 and a SHA-512.
+fn lists_both(entries: &[Expected]) -> bool {
+    let has = |a: Algorithm| entries.iter().any(|e| e.digest.algorithm() == a);
+    has(Algorithm::Sha256) && has(Algorithm::Sha512)
+}
 
 /// Everything known about an artifact before its bytes arrive.
 pub struct ArtifactEvidence {
@@ -22,11 +47,19 @@ pub struct ArtifactEvidence {
     pub expected: Vec<Expected>,
     /// The checksum files as published (none when the digests came from a lock).
     pub checksum_files: Vec<RawFile>,
+    /// The signature files as published (a `.sig` and `.cert`, a bundle file, an
+    /// OpenPGP `.asc` or clear-signed file), for mirrors.
+    pub signature_files: Vec<RawFile>,
     pub signature: PendingSignature,
     /// The signed release SBOM the digests were checked against, if any.
     pub sbom: Option<String>,
     /// The lock whose pin the digests came from, if they did.
     pub pinned_in: Option<PathBuf>,
+    /// Whether one source lists both a SHA-256 and a SHA-512 (a signed SBOM, a checksum
+    /// file with both, a lock's pin): only then do the two describe the same bytes
+    /// without a download. Kubernetes' `.sha256` and `.sha512` are two files, and a
+    /// mirror can swap one.
+    pub digests_tied: bool,
     /// The binaries inside an archive, as the lock's pin lists them (by install name):
     /// when the destination holds them all, nothing needs downloading.
     pub binaries: Vec<Expected>,
@@ -74,11 +107,37 @@ impl Upstream {
                 None => {}
             }
         }
-        let (mut expected, checksum_files) = self.published_checksums(artifact)?;
-        let signature = match self.fetch_signature(artifact)? {
-            Ok(files) => PendingSignature::Files(files),
+        let checksum_files = self.fetch_checksum_files(artifact)?;
+        let mut signature_files = Vec::new();
+        let mut expected = Vec::new();
+        // The checksum file an OpenPGP signature covers is read only through it.
+        let mut signed_file = None;
+        let mut digests_tied = false;
+        let signature = match self.fetch_signature(artifact, &checksum_files)? {
+            Ok(files) => {
+                signature_files = files.raw();
+                match files.reference.kind {
+                    // An OpenPGP signature covers a checksum file: checked now, before any
+                    // download, and the digests it vouches for are those of the signed text.
+                    SignatureKind::Pgp => {
+                        let signed = self.verify_pgp(artifact, &files, &checksum_files)?;
+                        digests_tied |= lists_both(&signed.expected);
+                        expected.extend(signed.expected);
+                        signed_file = Some(signed.url);
+                        PendingSignature::Settled(SignatureCheck::Verified(signed.evidence))
+                    }
+                    SignatureKind::CosignDetached | SignatureKind::IntotoJsonl => PendingSignature::Files(files),
+                }
+            }
             Err(settled) => PendingSignature::Settled(settled),
         };
+        for (url, bytes) in checksum_files.iter().filter(|(url, _)| Some(url) != signed_file.as_ref()) {
+            let file = checksums::parse(url, bytes)
+                .map_err(|source| ReleaseError::ChecksumMalformed { url: url.clone(), source })?;
+            let listed = listed(artifact, &file)?;
+            digests_tied |= lists_both(&listed);
+            expected.extend(listed);
+        }
         // A signature covers a digest, not a name or a version: the release's signed SBOM
         // binds the digest to this artifact of this release, so a validly signed binary of
         // another release (or another binary) served here is refused before any download.
@@ -98,15 +157,18 @@ impl Upstream {
                     .into());
                 }
             }
+            digests_tied |= lists_both(&listed);
             expected.extend(listed);
         }
         Ok(ArtifactEvidence {
             url: artifact.url.clone(),
             expected,
             checksum_files,
+            signature_files,
             signature,
             sbom: sbom.map(|s| s.url.clone()),
             pinned_in: None,
+            digests_tied,
             binaries: Vec::new(),
         })
     }
@@ -120,6 +182,12 @@ impl Upstream {
         pin: &crate::lock::Pin,
     ) -> Result<ArtifactEvidence, Error> {
         let origin = source.path.as_path();
+        if pin.url != artifact.url {
+            let (pinned, catalog) = (pin.url.clone(), artifact.url.clone());
+            let lock = source.path.clone();
+            return Err(ReleaseError::PinMoved { artifact: artifact.label(), lock, pinned, catalog }.into());
+        }
+        super::published::require_signed(pin, origin, &self.trust)?;
         let one = Lock { artifacts: vec![pin.clone()], ..source.lock.clone() };
         let (mut expected, binaries): (Vec<Expected>, Vec<Expected>) =
             one.expectations(origin).into_iter().partition(|e| e.name.as_deref() == Some(pin.file.as_str()));
@@ -137,43 +205,29 @@ impl Upstream {
             None => SignatureCheck::NotRequired(format!("none pinned in {}", origin.display())),
         };
         Ok(ArtifactEvidence {
-            url: pin.url.clone(),
+            url: artifact.url.clone(),
             expected,
             checksum_files: Vec::new(),
+            signature_files: Vec::new(),
             sbom: None,
             signature: PendingSignature::Settled(signature),
             pinned_in: Some(source.path.clone()),
+            digests_tied: true,
             binaries,
         })
     }
 
-    /// Downloads and parses every checksum file of `artifact`; each must list it. The
-    /// raw files come back too, for mirrors.
-    pub fn published_checksums(&self, artifact: &Artifact) -> Result<(Vec<Expected>, Vec<RawFile>), Error> {
-        let mut all = Vec::new();
+    /// Downloads every checksum file of `artifact` (each at most [`MAX_FILE_LEN`]
+    /// bytes); a missing one fails.
+    fn fetch_checksum_files(&self, artifact: &Artifact) -> Result<Vec<RawFile>, Error> {
         let mut raw = Vec::new();
         for url in &artifact.checksum_urls {
             let bytes = self.transport.get_small(url, MAX_FILE_LEN).map_err(|e| match e {
                 e if e.is_missing() => Error::Release(ReleaseError::ChecksumMissing { url: url.clone(), source: e }),
                 e => Error::Transport(e),
             })?;
-            let file = checksums::parse(url, &bytes)
-                .map_err(|source| ReleaseError::ChecksumMalformed { url: url.clone(), source })?;
-            let mut one = Expectations::new(&artifact.platform.os, &artifact.platform.arch);
-            one.add_checksum_file(&file);
-            let matching: Vec<Expected> =
-                one.matching(&artifact.file_name, true).map_err(ReleaseError::from)?.into_iter().cloned().collect();
-            if matching.is_empty() {
-                return Err(ReleaseError::NoEntry { url: url.clone(), file_name: artifact.file_name.clone() }.into());
-            }
-            all.extend(matching);
             raw.push((url.clone(), bytes));
         }
-        for e in &mut all {
-            e.subject = Some(artifact.subject());
-            // Compare by the artifact's name from now on, whatever the file listed it as.
-            e.name = Some(artifact.install_name.clone());
-        }
-        Ok((all, raw))
+        Ok(raw)
     }
 }

@@ -143,6 +143,15 @@ pub enum ReleaseError {
     },
     #[error("{artifact} has no pin in {}, and --locked allows nothing else", lock.display())]
     NotPinned { artifact: String, lock: PathBuf },
+    /// A lock records where an artifact came from; it never moves a download (a pin
+    /// naming `file:///any/path` would be read without `--mirror`).
+    #[error(
+        "lock {}: the pin for {artifact} names {pinned}, but the catalog downloads it from {catalog}",
+        lock.display()
+    )]
+    PinMoved { artifact: String, lock: PathBuf, pinned: String, catalog: String },
+    #[error("lock {}: the pin for {artifact} holds no signature, and --require-signature is set", lock.display())]
+    PinUnsigned { artifact: String, lock: PathBuf },
     #[error("{artifact}: the published checksum disagrees with the signed release SBOM: {published}, but {listed}")]
     SbomDisagrees { artifact: String, published: String, listed: String },
     #[error("{artifact} is not listed in the signed release SBOM {url}")]
@@ -184,6 +193,12 @@ impl ReleaseError {
             ReleaseError::SignatureMissing { via_marker: Some(via), .. } => {
                 Some(format!("if you mean that release unsigned, ask for it explicitly: {}", via.explicit))
             }
+            ReleaseError::PinMoved { .. } => Some(
+                "write the lock again with `kverify lock`; a mirror is given with --mirror, never in a lock".into(),
+            ),
+            ReleaseError::PinUnsigned { .. } => {
+                Some("write the lock again with `kverify lock --require-signature` from a signed release".into())
+            }
             _ => None,
         }
     }
@@ -223,6 +238,8 @@ pub struct Upstream {
     root: Mutex<Option<(Arc<TrustRoot>, [u8; 32])>>,
     /// The one refresh a run makes after a signature chained to no CA or log it knows.
     rotation_checked: AtomicBool,
+    /// OpenPGP keyrings already read, by what named them.
+    keyrings: Mutex<HashMap<crate::catalog::Keyring, Arc<crate::signature::openpgp::Keyring>>>,
     /// Release SBOMs already fetched and verified, by URL (`None`: none to use).
     sboms: Mutex<HashMap<String, Option<Arc<SignedSbom>>>>,
     cache_dir: Option<PathBuf>,
@@ -239,6 +256,7 @@ impl Upstream {
             trust: settings.trust.clone(),
             root: Mutex::new(None),
             rotation_checked: AtomicBool::new(false),
+            keyrings: Mutex::new(HashMap::new()),
             sboms: Mutex::new(HashMap::new()),
             cache_dir: settings.cache.clone(),
             cache: OnceLock::new(),

@@ -35,7 +35,13 @@ impl Upstream {
             evidence.expected.iter().find(|e| e.digest.algorithm() == algorithm).map(|e| e.digest)
         };
         let mut sha256 = published(Algorithm::Sha256);
-        let mut sha512 = published(Algorithm::Sha512);
+        // Two digests from two files may describe different bytes: a SHA-512 no source
+        // ties to the SHA-256 is not pinned (the download below, when there is one,
+        // computes both from the same bytes).
+        let mut sha512 = published(Algorithm::Sha512).filter(|_| evidence.digests_tied);
+        if sha512.is_none() && published(Algorithm::Sha512).is_some() {
+            outcome.details.push("sha512 not pinned: no one source lists it with the sha256".into());
+        }
         let mut files = Vec::new();
         let mut signature = None;
 
@@ -52,7 +58,8 @@ impl Upstream {
                 signature = Some(PinnedSignature::from_evidence(e));
             }
             if let Some(layout) = &artifact.extract {
-                for b in archive::extract(&verified, &artifact.file_name, layout, dir.path())? {
+                for b in archive::extract(&verified, &artifact.file_name, layout, &artifact.foreign_names, dir.path())?
+                {
                     let (Some(sha256), Some(sha512)) = (b.verified.digests.sha256, b.verified.digests.sha512) else {
                         return Err(Error::Internal(format!("{}: not both digests computed", b.name)));
                     };
@@ -64,7 +71,10 @@ impl Upstream {
                 signature = Some(PinnedSignature::from_evidence(&e));
             }
         } else if let PendingSignature::Settled(check) = &evidence.signature {
-            outcome.signature(check);
+            match check {
+                SignatureCheck::Verified(e) => signature = Some(PinnedSignature::from_evidence(e)),
+                SignatureCheck::NotRequired(_) => outcome.signature(check),
+            }
         }
         let Some(sha256) = sha256 else { return Err(ReleaseError::NoSha256 { artifact: artifact.label() }.into()) };
         let mut checksums = artifact.checksum_urls.clone();

@@ -8,12 +8,12 @@ use std::sync::{Arc, OnceLock};
 use crate::catalog::Artifact;
 use crate::digest::Digest;
 use crate::expect::Expected;
-use crate::lock::Lock;
+use crate::lock::{Lock, Pin};
 use crate::signature::{SignatureCheck, TrustRoot};
 use crate::version::Request;
 
 use super::signatures::pinned_evidence;
-use super::{Error, ReleaseError, TrustOptions, Upstream};
+use super::{Error, PendingSignature, ReleaseError, SignaturePolicy, TrustOptions, Upstream};
 
 impl Upstream {
     /// The published digests of every `requests` release, for files on disk. With
@@ -47,17 +47,15 @@ impl Upstream {
             }
             return Ok(listed);
         }
-        let (mut published, _) = self.published_checksums(artifact)?;
-        let evidence = match self.fetch_signature(artifact)? {
-            Err(_not_required) => None,
-            Ok(files) => match self.verify_over_published(&files, artifact, &published)? {
-                SignatureCheck::Verified(evidence) => Some(evidence),
-                SignatureCheck::NotRequired(_) => None,
-            },
-        };
-        for e in &mut published {
-            if matches!(e.digest, Digest::Sha256(_)) {
-                e.signed_by = evidence.clone();
+        let evidence = self.evidence(artifact, None)?;
+        let mut published = evidence.expected;
+        // A Sigstore signature is over the artifact's SHA-256: checked over the published
+        // one now. An OpenPGP signature over the checksum file was checked already.
+        if let PendingSignature::Files(files) = &evidence.signature {
+            if let SignatureCheck::Verified(e) = self.verify_over_published(files, artifact, &published)? {
+                for p in published.iter_mut().filter(|p| matches!(p.digest, Digest::Sha256(_))) {
+                    p.signed_by = Some(e.clone());
+                }
             }
         }
         Ok(published)
@@ -66,8 +64,12 @@ impl Upstream {
 
 /// Every pin of `lock` as expectations; a pin that kept a Sigstore bundle is verified
 /// again, offline, and its evidence vouches for the pin's digests. The trust root is
-/// loaded only when some pin kept a bundle.
+/// loaded only when some pin kept a bundle. With `--require-signature`, every pin must
+/// hold a signature.
 pub fn pinned_expectations(lock: &Lock, path: &Path, trust: &TrustOptions) -> Result<Vec<Expected>, Error> {
+    for pin in &lock.artifacts {
+        require_signed(pin, path, trust)?;
+    }
     let mut pinned = lock.expectations(path);
     let root: OnceLock<Arc<TrustRoot>> = OnceLock::new();
     let load = || -> Result<Arc<TrustRoot>, Error> {
@@ -89,4 +91,13 @@ pub fn pinned_expectations(lock: &Lock, path: &Path, trust: &TrustOptions) -> Re
         }
     }
     Ok(pinned)
+}
+
+/// Under `--require-signature`, a pin must hold the signature it was locked with: a
+/// lock is no way around the policy.
+pub fn require_signed(pin: &Pin, lock: &Path, trust: &TrustOptions) -> Result<(), ReleaseError> {
+    if trust.policy == SignaturePolicy::Require && pin.signature.is_none() {
+        return Err(ReleaseError::PinUnsigned { artifact: pin.subject.to_string(), lock: lock.to_path_buf() });
+    }
+    Ok(())
 }

@@ -1,16 +1,16 @@
 //! The signatures a release publishes: fetched as the policy asks, verified over a
 //! SHA-256 already known (computed, published or pinned), and the release's signed SBOM.
 
-use crate::catalog::{Artifact, SignatureKind, SignatureRef};
+use crate::catalog::{Artifact, Keyring, SignatureKind, SignatureRef};
 use crate::expect::Expected;
 use crate::lock::PinnedSignature;
 use crate::sbom::Sbom;
 use std::sync::Arc;
 
-use crate::signature::{self, IdentityMatcher, Policy, SignatureCheck, SignatureError, SignatureEvidence};
+use crate::signature::{self, openpgp, IdentityMatcher, Policy, SignatureCheck, SignatureError, SignatureEvidence};
 use crate::transport::TransportError;
 
-use super::{Error, ReleaseError, SignaturePolicy, Upstream};
+use super::{Error, RawFile, ReleaseError, SignaturePolicy, Upstream};
 
 /// Signatures and bundles are small; attestation files of many bundles less so.
 const MAX_SIGNATURE_LEN: u64 = 16 * 1024 * 1024;
@@ -22,10 +22,26 @@ pub struct SignatureFiles {
     pub certificate: Option<Vec<u8>>,
 }
 
+impl SignatureFiles {
+    /// The files as published, by URL.
+    pub fn raw(&self) -> Vec<RawFile> {
+        let mut raw = vec![(self.reference.url.clone(), self.signature.clone())];
+        if let (Some(url), Some(cert)) = (&self.reference.certificate_url, &self.certificate) {
+            raw.push((url.clone(), cert.clone()));
+        }
+        raw
+    }
+}
+
 impl Upstream {
-    /// Downloads the signature files the policy asks for. `Ok(Err(check))` when no
-    /// signature is checked, with the reason in the check.
-    pub fn fetch_signature(&self, artifact: &Artifact) -> Result<Result<SignatureFiles, SignatureCheck>, Error> {
+    /// Downloads the signature files the policy asks for (a file among `known`, already
+    /// downloaded this run, is not fetched again: runc's clear-signed checksum file).
+    /// `Ok(Err(check))` when no signature is checked, with the reason in the check.
+    pub fn fetch_signature(
+        &self,
+        artifact: &Artifact,
+        known: &[RawFile],
+    ) -> Result<Result<SignatureFiles, SignatureCheck>, Error> {
         let reference = match (&artifact.signature, self.trust.policy) {
             (_, SignaturePolicy::Skip) => {
                 return Ok(Err(SignatureCheck::NotRequired("not checked (--insecure-skip-signature)".into())))
@@ -38,7 +54,7 @@ impl Upstream {
             }
             (Some(r), _) => r,
         };
-        match self.fetch_signature_files(reference, &artifact.label())? {
+        match self.fetch_signature_files(reference, &artifact.label(), known)? {
             Some(files) => Ok(Ok(files)),
             None => {
                 let why = reference.may_be_missing.as_deref().unwrap_or("none published");
@@ -51,7 +67,12 @@ impl Upstream {
     /// except for a version the upstream may have published unsigned (`Ok(None)`, for
     /// the caller to report), named explicitly (not through a marker) and without
     /// `--require-signature`. A signature that is present must be complete and verify.
-    fn fetch_signature_files(&self, reference: &SignatureRef, what: &str) -> Result<Option<SignatureFiles>, Error> {
+    fn fetch_signature_files(
+        &self,
+        reference: &SignatureRef,
+        what: &str,
+        known: &[RawFile],
+    ) -> Result<Option<SignatureFiles>, Error> {
         let missing = |url: &str, source: TransportError| {
             Error::Release(ReleaseError::SignatureMissing {
                 artifact: what.to_string(),
@@ -60,7 +81,8 @@ impl Upstream {
                 source,
             })
         };
-        let signature = match self.transport.get_small(&reference.url, MAX_SIGNATURE_LEN) {
+        let already = known.iter().find(|(url, _)| *url == reference.url).map(|(_, bytes)| Ok(bytes.clone()));
+        let signature = match already.unwrap_or_else(|| self.transport.get_small(&reference.url, MAX_SIGNATURE_LEN)) {
             Ok(bytes) => bytes,
             Err(e) if e.is_missing() => {
                 let acceptable = reference.may_be_missing.is_some()
@@ -97,6 +119,11 @@ impl Upstream {
             SignatureKind::IntotoJsonl => {
                 signature::verify_intoto_jsonl(sha256, &artifact.file_name, &files.signature, &policy, root)
             }
+            SignatureKind::Pgp => Err(SignatureError::NoAttestation {
+                artifact: artifact.label(),
+                lines: 0,
+                reasons: "an OpenPGP signature covers a checksum file, not a digest".into(),
+            }),
         };
         let mut verified = verify(&*self.trust_root()?);
         if verified.as_ref().is_err_and(SignatureError::may_be_a_rotation) {
@@ -110,6 +137,88 @@ impl Upstream {
             source: Box::new(source),
         })?;
         Ok(SignatureCheck::Verified(evidence))
+    }
+
+    /// Verifies an OpenPGP signature over a checksum file, before any download, and lets
+    /// it vouch for the digests that file lists: a detached `.asc` over the checksum file
+    /// `signed_url` names, or a clear-signed checksum file, whose digests are then taken
+    /// from the signed text alone (never from text outside it, nor changed by trailing
+    /// whitespace). The artifact's bytes must later match one of those digests.
+    pub(super) fn verify_pgp(
+        &self,
+        artifact: &Artifact,
+        files: &SignatureFiles,
+        checksum_files: &[RawFile],
+    ) -> Result<SignedChecksums, Error> {
+        let r = &files.reference;
+        let keyring = self.keyring(r)?;
+        let now = jiff::Timestamp::now();
+        let invalid = |e: openpgp::OpenPgpError| ReleaseError::SignatureInvalid {
+            artifact: artifact.label(),
+            url: r.url.clone(),
+            source: Box::new(SignatureError::from(e)),
+        };
+        let malformed = |url: &str| {
+            let url = url.to_string();
+            move |source| ReleaseError::ChecksumMalformed { url, source }
+        };
+        let (url, file, evidence) = match &r.signed_url {
+            Some(signed) => {
+                let Some((_, data)) = checksum_files.iter().find(|(url, _)| url == signed) else {
+                    return Err(Error::Internal(format!(
+                        "{signed}: signed by {}, but not among the checksum files",
+                        r.url
+                    )));
+                };
+                let s = openpgp::verify_detached(&keyring, &r.url, data, &files.signature, now).map_err(invalid)?;
+                let file = crate::checksums::parse(signed, data).map_err(malformed(signed))?;
+                (signed.clone(), file, SignatureEvidence::pgp(&s))
+            }
+            None => {
+                let cleartext = openpgp::verify_cleartext(&keyring, &r.url, &files.signature, now).map_err(invalid)?;
+                let mut file = crate::checksums::parse(&r.url, cleartext.text.as_bytes()).map_err(malformed(&r.url))?;
+                for entry in &mut file.entries {
+                    entry.line += cleartext.first_line - 1;
+                }
+                (r.url.clone(), file, SignatureEvidence::pgp(&cleartext.signature))
+            }
+        };
+        let mut expected = super::evidence::listed(artifact, &file)?;
+        for e in &mut expected {
+            e.signed_by = Some(evidence.clone());
+        }
+        Ok(SignedChecksums { url, expected, evidence })
+    }
+
+    /// The keyring an OpenPGP signature must be made by: `--keyring FILE`, else the one
+    /// the catalog names (built in, or a file a `--catalog` names); read once per run.
+    fn keyring(&self, reference: &SignatureRef) -> Result<Arc<openpgp::Keyring>, Error> {
+        let wanted = match (&self.trust.keyring, &reference.keyring) {
+            (Some(path), _) => Keyring::File(path.clone()),
+            (None, Some(named)) => named.clone(),
+            (None, None) => {
+                return Err(Error::Internal(format!("{}: a pgp signature without a keyring", reference.url)))
+            }
+        };
+        let mut cache = self.keyrings.lock().map_err(|_| Error::Internal("a download thread panicked".into()))?;
+        if let Some(known) = cache.get(&wanted) {
+            return Ok(known.clone());
+        }
+        let keyring = match &wanted {
+            Keyring::Embedded(name) => openpgp::Keyring::embedded(name).map_err(SignatureError::from)?,
+            Keyring::File(path) => {
+                let source = path.display().to_string();
+                let unreadable = |e| SignatureError::Unreadable { file: source.clone(), source: e };
+                let file = std::fs::File::open(path).map_err(unreadable)?;
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::Read::take(file, openpgp::MAX_KEYRING_LEN + 1), &mut bytes)
+                    .map_err(unreadable)?;
+                openpgp::Keyring::parse(&source, &bytes).map_err(SignatureError::from)?
+            }
+        };
+        let keyring = Arc::new(keyring);
+        cache.insert(wanted, keyring.clone());
+        Ok(keyring)
     }
 
     /// Verifies a signature over the published SHA-256 among `expected`: a file whose
@@ -147,6 +256,14 @@ pub fn pinned_evidence(
     })?;
     evidence.notes.push("transparency-log proof captured when the lock was written, verified offline now".into());
     Ok(evidence)
+}
+
+/// A checksum file an OpenPGP signature covers: its URL, the digests it lists for the
+/// artifact (each vouched for by the signature), and what the signature established.
+pub(super) struct SignedChecksums {
+    pub url: String,
+    pub expected: Vec<Expected>,
+    pub evidence: SignatureEvidence,
 }
 
 /// A release SBOM whose signature verified, and what it vouches for.
@@ -197,7 +314,7 @@ pub(super) fn signed_sbom(upstream: &Upstream, artifact: &Artifact) -> Result<Op
         Err(e) => return Err(e.into()),
     };
     let what = format!("the release SBOM {}", sbom_ref.url);
-    let Some(files) = upstream.fetch_signature_files(&sbom_ref.signature, &what)? else {
+    let Some(files) = upstream.fetch_signature_files(&sbom_ref.signature, &what, &[])? else {
         tracing::info!("{}: published unsigned; checking each artifact's own checksums and signature", sbom_ref.url);
         return Ok(None);
     };

@@ -38,6 +38,9 @@ pub struct TrustOptions {
     pub issuer: Option<String>,
     /// `--trusted-root FILE`, else the TUF cache, else the built-in root.
     pub config: TrustConfig,
+    /// `--keyring FILE`: the OpenPGP keyring every `pgp` signature must be made by,
+    /// instead of the one the catalog names.
+    pub keyring: Option<std::path::PathBuf>,
 }
 
 impl TrustOptions {

@@ -1,6 +1,7 @@
 //! Who made an artifact, and what a check of that established: Sigstore (cosign
 //! detached pairs, bundles, in-toto attestations) in [`sigstore`].
 
+pub mod openpgp;
 mod sigstore;
 
 use std::path::{Path, PathBuf};
@@ -13,18 +14,74 @@ pub use sigstore::*;
 /// could not run is `false` and the report says why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SignatureEvidence {
-    /// `cosign-detached` or `bundle`.
+    /// `cosign-detached`, `bundle` or `pgp`.
     pub kind: &'static str,
+    /// The signer: the certificate's SAN (Sigstore) or the key's user ID (OpenPGP).
     pub identity: String,
+    /// The OIDC issuer the certificate names (Sigstore only).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub issuer: String,
+    /// The fingerprint of the OpenPGP key that signed (its primary key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
     pub chain: bool,
     pub sct: bool,
     pub tlog: bool,
-    /// RFC 3339 time of signing, from the transparency log or a timestamp.
+    /// RFC 3339 time of signing: from the transparency log or a timestamp, or the
+    /// OpenPGP signature's creation time.
     pub signed_at: Option<String>,
-    /// What was not checked and why (`tlog: not checked (no bundle)`).
+    /// What was not checked and why (`tlog: not checked (no bundle)`), or what the
+    /// signer's key has become since (expired).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+}
+
+impl SignatureEvidence {
+    /// Who signed, in one phrase: `krel-staging@… (cosign-detached, issuer https://…)`,
+    /// `Jane <jane@example.org> (pgp, key 0123…)`.
+    pub fn signer(&self) -> String {
+        match &self.fingerprint {
+            Some(fingerprint) => format!("{} ({}, key {fingerprint})", self.identity, self.kind),
+            None => format!("{} ({}, issuer {})", self.identity, self.kind, self.issuer),
+        }
+    }
+
+    /// Which checks passed, in one line.
+    pub fn checks(&self) -> String {
+        let mark = |ok: bool| if ok { "ok" } else { "no" };
+        let mut checks = match self.fingerprint {
+            Some(_) => "key in the keyring and valid when it signed: ok, signature: ok".to_string(),
+            None => format!("chain: {}, sct: {}, identity: ok, signature: ok", mark(self.chain), mark(self.sct)),
+        };
+        checks.push_str(if self.tlog { ", tlog: ok" } else { "" });
+        if let Some(at) = &self.signed_at {
+            checks.push_str(&format!(", signed at {at}"));
+        }
+        checks
+    }
+
+    /// What an OpenPGP signature established: the signer's user ID and fingerprint, when
+    /// it signed, and whether the key has expired since.
+    pub fn pgp(s: &openpgp::PgpSignature) -> SignatureEvidence {
+        let mut notes = Vec::new();
+        if s.signing_key != s.fingerprint {
+            notes.push(format!("signed with subkey {}", s.signing_key));
+        }
+        if let Some(expired) = s.expired_since {
+            notes.push(format!("the key has expired since, on {expired}: it was valid when it signed"));
+        }
+        SignatureEvidence {
+            kind: openpgp::PgpSignature::KIND,
+            identity: s.user_id.clone(),
+            issuer: String::new(),
+            fingerprint: Some(s.fingerprint.clone()),
+            chain: false,
+            sct: false,
+            tlog: false,
+            signed_at: Some(s.signed_at.to_string()),
+            notes,
+        }
+    }
 }
 
 /// How a signature stood when the artifact was verified.

@@ -121,9 +121,18 @@ pub enum SignatureError {
     /// A signature, certificate, key or bundle file far larger than any real one.
     #[error("{file} is larger than {cap} bytes: not a signature file")]
     TooLarge { file: String, cap: u64 },
+    /// An OpenPGP signature (or the keyring it is checked with) that does not hold.
+    #[error(transparent)]
+    OpenPgp(Box<super::openpgp::OpenPgpError>),
     /// No line of an attestation file verifies for this artifact.
     #[error("no attestation for {artifact} verifies ({lines} lines): {reasons}")]
     NoAttestation { artifact: String, lines: usize, reasons: String },
+}
+
+impl From<super::openpgp::OpenPgpError> for SignatureError {
+    fn from(e: super::openpgp::OpenPgpError) -> SignatureError {
+        SignatureError::OpenPgp(Box::new(e))
+    }
 }
 
 impl SignatureError {
@@ -283,6 +292,7 @@ pub fn verify_detached(
         kind: "cosign-detached",
         identity,
         issuer,
+        fingerprint: None,
         chain: true,
         sct: true,
         tlog: false,
@@ -439,6 +449,7 @@ fn evidence(result: &VerificationResult, identity: String, issuer: String) -> Si
         kind: "bundle",
         identity,
         issuer,
+        fingerprint: None,
         chain: result.certificate_verified(),
         sct: result.sct_verified(),
         tlog: result.tlog_verified(),

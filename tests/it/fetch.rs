@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::support::memory;
 use crate::support::releases::*;
 use crate::support::server::{Fault, Server};
 use crate::support::*;
@@ -454,6 +455,76 @@ fn a_destination_that_is_a_symlink_is_refused_and_left_alone() {
     assert!(release.names().contains(&"ctr".to_string()));
 }
 
+/// An attacker who can write in --dest keeps swapping the installed kubelet (right
+/// bytes, mode 0644) for a link to a root-only file holding the same bytes, hoping the
+/// "already installed" path gives the link's target mode 0755. kverify hashes and
+/// chmods one descriptor, opened without following links: the target never changes.
+#[test]
+fn an_installed_binary_swapped_for_a_link_mid_run_never_lends_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = Server::start();
+    let data = publish_kubelet(&server, V, 12, 50_000);
+    let root = tempdir();
+    let secret = write(root.path(), "secret/kubelet", &data);
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let dest = root.path().join("bin");
+    std::fs::create_dir(&dest).unwrap();
+    let original = write(root.path(), "original", &data);
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swapper = {
+        let (stop, dest, original, secret) = (stop.clone(), dest.clone(), original.clone(), secret.clone());
+        std::thread::spawn(move || {
+            let (file, link, kubelet) = (dest.join(".f"), dest.join(".l"), dest.join("kubelet"));
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::fs::set_permissions(&original, std::fs::Permissions::from_mode(0o644)).unwrap();
+                let _ = std::fs::remove_file(&file);
+                std::fs::hard_link(&original, &file).unwrap();
+                std::fs::rename(&file, &kubelet).unwrap();
+                let _ = std::fs::remove_file(&link);
+                std::os::unix::fs::symlink(&secret, &link).unwrap();
+                std::fs::rename(&link, &kubelet).unwrap();
+            }
+        })
+    };
+    for _ in 0..40 {
+        // Installed, refused as a link, or refused because the name moved: never 0755
+        // on the link's target.
+        let run = fetch(&server, &dest, &["kubelet", V], &[]);
+        assert!(matches!(run.code, 0 | 3), "{run:?}");
+        assert_eq!(mode(&secret), 0o600, "the link's target was given a mode\n{run:?}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    swapper.join().unwrap();
+    assert_eq!(std::fs::read(&secret).unwrap(), data);
+}
+
+/// Two versions of kubelet into one --dest in one run: the second would replace the
+/// first while both said "installed". Refused before any download, exit 2.
+#[test]
+fn two_requests_installing_one_name_into_one_dest_are_refused() {
+    let server = Server::start();
+    publish_kubelet(&server, V, 13, 10_000);
+    publish_kubelet(&server, "v1.28.6", 14, 10_000);
+    let dest = tempdir();
+    let run = fetch(&server, dest.path(), &["kubelet@v1.29.0", "kubelet@v1.28.6"], &[]);
+    run.code(2);
+    assert!(
+        run.stderr.contains(&format!(
+            "kubelet v1.29.0 linux/amd64 and kubelet v1.28.6 linux/amd64 would both install kubelet into {}",
+            dest.path().display()
+        )),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("fetch each into its own --dest"), "{run:?}");
+    assert!(server.paths().is_empty(), "nothing is downloaded: {:?}", server.paths());
+    assert_listing(dest.path(), &[]);
+
+    // The same request twice is one artifact, fetched once.
+    fetch(&server, dest.path(), &["kubelet@v1.29.0", "kubelet@v1.29.0"], &[]).code(0);
+    assert_eq!(server.hits(&k8s_path(V, "kubelet")), 1);
+}
+
 #[test]
 fn a_destination_that_cannot_be_written_is_exit_3() {
     let server = Server::start();
@@ -712,4 +783,301 @@ fn without_dest_the_current_directory_is_the_destination() {
     assert!(out.status.success(), "{out:?}");
     assert_listing(cwd.path(), &["kubelet"]);
     assert_installed(cwd.path(), "kubelet", &data);
+}
+
+/// etcd v3.5.12's binaries, then an extended-header record of `kind` (`path` in its own
+/// header) holding `size` zero bytes, then a README it would describe. Zeros compress a
+/// thousandfold: a few hundred KiB that verify against their checksum.
+fn etcd_with_huge_record(kind: tar::EntryType, path: &str, size: u64) -> (Vec<u8>, Vec<(String, Vec<u8>)>) {
+    use std::io::{Read as _, Write as _};
+    let top = "etcd-v3.5.12-linux-amd64";
+    let binaries: Vec<(String, Vec<u8>)> =
+        ["etcd", "etcdctl", "etcdutl"].iter().map(|n| (n.to_string(), bytes(n.len() as u64, 20_000))).collect();
+    let mut entries = vec![Entry::dir(&format!("{top}/"))];
+    entries.extend(binaries.iter().map(|(n, d)| Entry::file(&format!("{top}/{n}"), d, 0o755)));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&tar(&entries, false)).unwrap();
+    gz.write_all(&header(&Entry { claimed_size: Some(size), ..Entry::special(path, kind) })).unwrap();
+    std::io::copy(&mut std::io::repeat(0).take(size), &mut gz).unwrap();
+    gz.write_all(&tar(&[Entry::file(&format!("{top}/README2.md"), b"# etcd\n", 0o644)], true)).unwrap();
+    (gz.finish().unwrap(), binaries)
+}
+
+const ARCHIVE_MEMORY_CAP_KIB: u64 = 64 * 1024;
+
+/// The two lines of a fetch of one archive refused as hostile: `FAIL` with the entry and
+/// why, and the summary.
+fn refused(subject: &str, archive: &str, entry: &str, why: &str) -> String {
+    format!(
+        "FAIL     {subject}  {archive}: hostile entry {entry}: {why}; nothing was installed\n\
+         0 artifacts verified, 1 failed: nothing was verified, which is a failure\n"
+    )
+}
+
+const ETCD: &str = "etcd v3.5.12 linux/amd64";
+const ETCD_ARCHIVE: &str = "etcd-v3.5.12-linux-amd64.tar.gz";
+const CONTAINERD: &str = "containerd v1.7.13 linux/amd64";
+const CONTAINERD_ARCHIVE: &str = "containerd-1.7.13-linux-amd64.tar.gz";
+
+/// Issue 16: a GNU long name that matched its checksum drove a 299 KiB download to
+/// 1.27 GiB of memory. A long name is read by kverify under a 4 KiB cap: one that
+/// claims (and holds) 256 MiB refuses the archive before a byte of it is read.
+#[test]
+fn a_gnu_long_name_cannot_exhaust_memory() {
+    let size = 256 * 1024 * 1024;
+    let (archive, binaries) = etcd_with_huge_record(tar::EntryType::GNULongName, "././@LongLink", size);
+    assert!(archive.len() < 512 * 1024, "{} bytes", archive.len());
+    let server = Server::start();
+    publish_etcd_archive(&server, "v3.5.12", &archive, binaries);
+    let dest = tempdir();
+    let previous = previous_binary(dest.path(), "etcd");
+    let measured = memory::kverify_peak_rss(fetch_args(&server, dest.path(), &["etcd", "v3.5.12"], &[]));
+    eprintln!("a_gnu_long_name_cannot_exhaust_memory: peak RSS {} KiB", measured.peak_kib);
+    let run = &measured.run;
+    run.code(1);
+    let why = "a GNU long name of 268435456 bytes, over the 4096-byte cap";
+    assert_eq!(run.stdout, refused(ETCD, ETCD_ARCHIVE, "\"././@LongLink\"", why));
+    assert_listing(dest.path(), &["etcd"]);
+    assert_installed(dest.path(), "etcd", &previous);
+    assert!(measured.peak_kib < ARCHIVE_MEMORY_CAP_KIB, "peak RSS {} KiB", measured.peak_kib);
+}
+
+/// The same for PAX: a header over 1 MiB refuses the archive unread; headers under the
+/// cap are read one at a time, so 200 of 1 MiB each (200 MiB of records) before an
+/// archive's READMEs install it with memory as flat as ever.
+#[test]
+fn a_pax_record_cannot_exhaust_memory() {
+    use std::io::Write as _;
+    let size = 256 * 1024 * 1024;
+    let (archive, binaries) = etcd_with_huge_record(tar::EntryType::XHeader, "PaxHeaders/README2.md", size);
+    assert!(archive.len() < 512 * 1024, "{} bytes", archive.len());
+    let server = Server::start();
+    publish_etcd_archive(&server, "v3.5.12", &archive, binaries);
+    let dest = tempdir();
+    let previous = previous_binary(dest.path(), "etcd");
+    let measured = memory::kverify_peak_rss(fetch_args(&server, dest.path(), &["etcd", "v3.5.12"], &[]));
+    eprintln!("a_pax_record_cannot_exhaust_memory (256 MiB header): peak RSS {} KiB", measured.peak_kib);
+    let run = &measured.run;
+    run.code(1);
+    let why = "a PAX header of 268435456 bytes, over the 1048576-byte cap";
+    assert_eq!(run.stdout, refused(ETCD, ETCD_ARCHIVE, "\"PaxHeaders/README2.md\"", why));
+    assert_listing(dest.path(), &["etcd"]);
+    assert_installed(dest.path(), "etcd", &previous);
+    assert!(measured.peak_kib < ARCHIVE_MEMORY_CAP_KIB, "peak RSS {} KiB", measured.peak_kib);
+
+    // 200 PAX headers of exactly the cap, each before a README: read, kept no longer
+    // than their entry, and the archive installs.
+    let top = "etcd-v3.5.12-linux-amd64";
+    let binaries: Vec<(String, Vec<u8>)> =
+        ["etcd", "etcdctl", "etcdutl"].iter().map(|n| (n.to_string(), bytes(7 + n.len() as u64, 20_000))).collect();
+    let mut entries = vec![Entry::dir(&format!("{top}/"))];
+    entries.extend(binaries.iter().map(|(n, d)| Entry::file(&format!("{top}/{n}"), d, 0o755)));
+    let cap = 1024 * 1024;
+    let record = pax_record("comment", &"0".repeat(cap - "1048576 comment=\n".len()));
+    assert_eq!(record.len(), cap);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&tar(&entries, false)).unwrap();
+    for i in 0..200 {
+        let header = Entry { data: record.clone(), ..Entry::special("PaxHeaders/doc", tar::EntryType::XHeader) };
+        gz.write_all(&tar(&[header, Entry::file(&format!("{top}/doc-{i}.md"), b"#\n", 0o644)], false)).unwrap();
+    }
+    gz.write_all(&tar(&[], true)).unwrap();
+    let archive = gz.finish().unwrap();
+    publish_etcd_archive(&server, "v3.5.12", &archive, binaries.clone());
+    let measured = memory::kverify_peak_rss(fetch_args(&server, dest.path(), &["etcd", "v3.5.12"], &[]));
+    eprintln!("a_pax_record_cannot_exhaust_memory (200 x 1 MiB headers): peak RSS {} KiB", measured.peak_kib);
+    measured.run.code(0);
+    assert_listing(dest.path(), &["etcd", "etcdctl", "etcdutl"]);
+    for (name, data) in &binaries {
+        assert_installed(dest.path(), name, data);
+    }
+    assert!(measured.peak_kib < ARCHIVE_MEMORY_CAP_KIB, "peak RSS {} KiB", measured.peak_kib);
+}
+
+/// One PAX record (`LEN KEY=VALUE\n`), its length computed.
+fn pax_record(key: &str, value: &str) -> Vec<u8> {
+    let body = format!(" {key}={value}\n");
+    let mut len = body.len() + 1;
+    while format!("{len}{body}").len() != len {
+        len += 1;
+    }
+    format!("{len}{body}").into_bytes()
+}
+
+/// Issue 16: a `.tar.gz` of two gzip members was read only to the end of the first,
+/// while GNU tar extracts a second, hidden `etcd` from the second. Every member is read:
+/// the second `etcd` is seen, and two files for one name refuse the archive.
+#[test]
+fn a_second_gzip_member_is_read_and_its_etcd_refused() {
+    let top = "etcd-v3.5.12-linux-amd64";
+    let binaries: Vec<(String, Vec<u8>)> =
+        ["etcd", "etcdctl", "etcdutl"].iter().map(|n| (n.to_string(), bytes(n.len() as u64, 20_000))).collect();
+    let mut first = vec![Entry::dir(&format!("{top}/"))];
+    first.extend(binaries.iter().map(|(n, d)| Entry::file(&format!("{top}/{n}"), d, 0o755)));
+    let hidden = Entry::file(&format!("{top}/etcd"), b"#!/bin/sh\necho pwned\n", 0o755);
+    // No end-of-archive marker in the first member: the tar stream goes on in the second.
+    let archive = [gzip(&tar(&first, false)), gzip(&tar(&[hidden], true))].concat();
+    let root = tempdir();
+    let copy = write(root.path(), "a.tar.gz", &archive);
+    if let Ok(out) = std::process::Command::new("tar").arg("-tzf").arg(&copy).output() {
+        let listed = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(listed.lines().filter(|l| *l == format!("{top}/etcd")).count(), 2, "GNU tar lists:\n{listed}");
+    }
+    let server = Server::start();
+    publish_etcd_archive(&server, "v3.5.12", &archive, binaries);
+    let dest = tempdir();
+    let previous = previous_binary(dest.path(), "etcd");
+    let run = fetch(&server, dest.path(), &["etcd", "v3.5.12"], &[]);
+    run.code(1);
+    let entry = format!("\"{top}/etcd\"");
+    assert_eq!(run.stdout, refused(ETCD, ETCD_ARCHIVE, &entry, "a second file with the name of one already taken"));
+    assert_listing(dest.path(), &["etcd"]);
+    assert_installed(dest.path(), "etcd", &previous);
+}
+
+/// containerd's binaries under `bin/`, then `extra` (executable, under `bin/` unless its
+/// path says otherwise), published as containerd 1.7.13.
+fn publish_containerd_with(server: &Server, extra: Vec<Entry>) {
+    let names = ["containerd", "containerd-shim-runc-v2", "ctr"];
+    let binaries: Vec<(String, Vec<u8>)> =
+        names.iter().enumerate().map(|(i, n)| (n.to_string(), bytes(700 + i as u64, 10_000))).collect();
+    let mut entries = vec![Entry::dir("bin/")];
+    entries.extend(binaries.iter().map(|(n, d)| Entry::file(&format!("bin/{n}"), d, 0o755)));
+    entries.extend(extra);
+    publish_containerd_archive(server, "1.7.13", &tar_gz(&entries), binaries);
+}
+
+/// Issue 16: an entry named with a newline was installed, and the report printed a
+/// forged `OK` line. A selected name with a control character refuses the archive, and
+/// the one line that names it shows the newline escaped.
+#[test]
+fn an_archive_entry_named_with_a_newline_is_refused_and_forges_no_line() {
+    let server = Server::start();
+    for (name, shown) in [
+        // A name holds no `/`: the forged line names no platform.
+        (
+            "bin/ctr\nOK       kubelet v1.29.0  installed kubelet",
+            "\"bin/ctr\\nOK       kubelet v1.29.0  installed kubelet\"",
+        ),
+        ("bin/ctr\r\u{1b}[2KOK", "\"bin/ctr\\r\\x1b[2KOK\""),
+    ] {
+        publish_containerd_with(&server, vec![Entry::file(name, b"evil", 0o755)]);
+        let dest = tempdir();
+        let previous = previous_binary(dest.path(), "ctr");
+        let run = fetch(&server, dest.path(), &["containerd", "1.7.13"], &[]);
+        run.code(1);
+        assert_eq!(run.stdout, refused(CONTAINERD, CONTAINERD_ARCHIVE, shown, "a control character in its name"));
+        assert!(!run.stdout.contains('\u{1b}') && !run.stdout.contains('\r'), "{:?}", run.stdout);
+        assert!(run.stdout.lines().all(|l| !l.starts_with("OK")), "{}", run.stdout);
+        assert_listing(dest.path(), &["ctr"]);
+        assert_installed(dest.path(), "ctr", &previous);
+    }
+}
+
+/// Issue 16: a name over 255 bytes failed at install with an I/O error, exit 3 ("retry
+/// later"). It is hostile (exit 1); a name of 220 bytes, the most that can be staged
+/// beside its destination, installs.
+#[test]
+fn an_entry_name_over_name_max_is_exit_1() {
+    let server = Server::start();
+    let long = "a".repeat(256);
+    publish_containerd_with(
+        &server,
+        vec![gnu_long_name(&format!("bin/{long}")), Entry::file("bin/placeholder", b"x", 0o755)],
+    );
+    let dest = tempdir();
+    let previous = previous_binary(dest.path(), "ctr");
+    let run = fetch(&server, dest.path(), &["containerd", "1.7.13"], &[]);
+    run.code(1);
+    let entry = format!("\"bin/{long}\"");
+    assert_eq!(
+        run.stdout,
+        refused(CONTAINERD, CONTAINERD_ARCHIVE, &entry, "a name of 256 bytes, over the 220-byte cap")
+    );
+    assert_listing(dest.path(), &["ctr"]);
+    assert_installed(dest.path(), "ctr", &previous);
+
+    let longest = "b".repeat(220);
+    publish_containerd_with(
+        &server,
+        vec![gnu_long_name(&format!("bin/{longest}")), Entry::file("bin/placeholder", b"x", 0o755)],
+    );
+    fetch(&server, dest.path(), &["containerd", "1.7.13"], &[]).code(0);
+    assert_listing(dest.path(), &["containerd", "containerd-shim-runc-v2", "ctr", &longest]);
+    assert_installed(dest.path(), &longest, b"x");
+}
+
+/// Issue 16: a regular file named `.` at the top of a CNI tarball was taken for a
+/// binary named `.` and failed at install, exit 3. It is hostile: exit 1.
+#[test]
+fn an_entry_named_dot_is_exit_1() {
+    let server = Server::start();
+    let path = "containernetworking/plugins/releases/download/v1.4.0/cni-plugins-linux-amd64-v1.4.0.tgz";
+    for (raw, shown, why) in [("./.", "\"./.\"", "the name `.`"), ("./bridge/..", "\"./bridge/..\"", "`..`")] {
+        let archive =
+            tar_gz(&[Entry::dir("./"), Entry::file("./bridge", b"bridge", 0o755), Entry::file(raw, b"evil", 0o755)]);
+        server.put(path, archive.clone());
+        server
+            .put(&format!("{path}.sha256"), format!("{}  cni-plugins-linux-amd64-v1.4.0.tgz\n", sha256_hex(&archive)));
+        server
+            .put(&format!("{path}.sha512"), format!("{}  cni-plugins-linux-amd64-v1.4.0.tgz\n", sha512_hex(&archive)));
+        let dest = tempdir();
+        let previous = previous_binary(dest.path(), "bridge");
+        let run = fetch(&server, dest.path(), &["cni-plugins", "v1.4.0"], &[]);
+        run.code(1);
+        let subject = "cni-plugins v1.4.0 linux/amd64";
+        let archive_name = "cni-plugins-linux-amd64-v1.4.0.tgz";
+        let line = run.stdout.lines().next().unwrap();
+        assert!(line.starts_with(&format!("FAIL     {subject}  {archive_name}: hostile entry {shown}: ")), "{line}");
+        assert!(line.contains(why) && line.ends_with("; nothing was installed"), "{line}");
+        assert_listing(dest.path(), &["bridge"]);
+        assert_installed(dest.path(), "bridge", &previous);
+    }
+}
+
+/// Issue 16: a containerd or CNI archive could install any name, `kubelet` included.
+/// The names other upstreams' binaries install are refused as hostile in an archive of
+/// another upstream; the kubelet already there is untouched.
+#[test]
+fn a_containerd_archive_cannot_install_kubelet() {
+    let server = Server::start();
+    publish_containerd_with(&server, vec![Entry::file("bin/kubelet", b"#!/bin/sh\necho pwned\n", 0o755)]);
+    let dest = tempdir();
+    let previous = previous_binary(dest.path(), "kubelet");
+    let run = fetch(&server, dest.path(), &["containerd", "1.7.13"], &[]);
+    run.code(1);
+    let why = "the name of another component's binary (kubelet), which this archive does not ship";
+    assert_eq!(run.stdout, refused(CONTAINERD, CONTAINERD_ARCHIVE, "\"bin/kubelet\"", why));
+    assert_listing(dest.path(), &["kubelet"]);
+    assert_installed(dest.path(), "kubelet", &previous);
+
+    // A CNI tarball naming runc: the same.
+    let path = "containernetworking/plugins/releases/download/v1.4.0/cni-plugins-linux-amd64-v1.4.0.tgz";
+    let archive = tar_gz(&[Entry::file("./bridge", b"bridge", 0o755), Entry::file("./runc", b"evil", 0o755)]);
+    server.put(path, archive.clone());
+    server.put(&format!("{path}.sha256"), format!("{}  cni-plugins-linux-amd64-v1.4.0.tgz\n", sha256_hex(&archive)));
+    server.put(&format!("{path}.sha512"), format!("{}  cni-plugins-linux-amd64-v1.4.0.tgz\n", sha512_hex(&archive)));
+    let run = fetch(&server, dest.path(), &["cni-plugins", "v1.4.0"], &[]);
+    run.code(1);
+    assert!(run.line_with("hostile entry \"./runc\"").contains("another component's binary (runc)"), "{}", run.stdout);
+    assert_listing(dest.path(), &["kubelet"]);
+}
+
+/// Issue 16: an archive could install a hidden name, kverify's own staging names
+/// (`.kverify-*.partial`) included. A selected hidden name refuses the archive.
+#[test]
+fn a_hidden_or_staging_name_is_refused() {
+    let server = Server::start();
+    let staging = format!(".kverify-kubelet-{}-AbCdEf.partial", std::process::id());
+    for name in [staging.as_str(), ".ctr"] {
+        publish_containerd_with(&server, vec![Entry::file(&format!("bin/{name}"), b"evil", 0o755)]);
+        let dest = tempdir();
+        let previous = previous_binary(dest.path(), "ctr");
+        let run = fetch(&server, dest.path(), &["containerd", "1.7.13"], &[]);
+        run.code(1);
+        let entry = format!("\"bin/{name}\"");
+        assert_eq!(run.stdout, refused(CONTAINERD, CONTAINERD_ARCHIVE, &entry, "a hidden name"), "{name}");
+        assert_listing(dest.path(), &["ctr"]);
+        assert_installed(dest.path(), "ctr", &previous);
+    }
 }

@@ -113,7 +113,8 @@ fn lock_then_fetch_and_verify_offline_with_zero_connections() {
     w.lock(&[]).code(0);
     let lock = std::fs::read_to_string(w.p("kverify.lock")).unwrap();
     assert!(lock.contains(&format!("sha256 = \"{}\"", sha256_hex(&w.data))), "{lock}");
-    assert!(lock.contains(&format!("sha512 = \"{}\"", sha512_hex(&w.data))));
+    // `.sha256` and `.sha512` are two files: nothing ties the second to the same bytes.
+    assert!(!lock.contains("sha512 ="), "{lock}");
     assert!(
         lock.contains("url = \"https://dl.k8s.io/release/v1.29.4/bin/linux/amd64/kubectl\""),
         "upstream URL, never the mirror's"
@@ -362,4 +363,157 @@ fn a_mirror_served_by_any_static_server_reproduces_a_full_fetch() {
         assert_eq!(mode(&w.p("dest").join(name)), 0o755);
     }
     assert!(server.paths().iter().all(|p| p.starts_with("/dl.k8s.io/") || p.starts_with("/github.com/")));
+}
+
+/// A lock that pins nothing (an empty one, or one for another platform) verifies
+/// nothing: `verify --lock` and `node --lock` fail, exit 1, never pass vacuously.
+#[test]
+fn an_empty_lock_or_one_for_another_platform_verifies_nothing_exit_1() {
+    let w = World::new();
+    w.lock(&[]).code(0);
+    let empty = w.p("empty.lock");
+    std::fs::write(&empty, kverify::lock::Lock::new("sha256:0123456789abcdef".into()).to_text()).unwrap();
+    let file = k8s_release(&w.p("up"), "v1.29.4", "kubectl", &w.data);
+    let root = w.p("node-root");
+    std::fs::create_dir(&root).unwrap();
+    let (file, root, empty, lock) =
+        (file.display().to_string(), root.display().to_string(), empty.display().to_string(), w.s("kverify.lock"));
+
+    for run in [kverify(["verify", &file, "--lock", &empty]), kverify(["node", "--root", &root, "--lock", &empty])] {
+        run.code(1);
+        assert!(run.stderr.contains(&format!("lock {empty} pins nothing")), "{run:?}");
+        assert!(run.stderr.contains("kverify lock COMPONENT VERSION"), "the next step is named\n{run:?}");
+    }
+    let arm = ["--os", "linux", "--arch", "arm64"];
+    for run in [
+        kverify([&["verify", &file, "--lock", &lock][..], &arm].concat()),
+        kverify([&["node", "--root", &root, "--lock", &lock][..], &arm].concat()),
+    ] {
+        run.code(1);
+        assert!(run.stderr.contains(&format!("lock {lock} pins nothing for linux/arm64")), "{run:?}");
+        assert!(run.stderr.contains("it pins linux/amd64"), "{run:?}");
+        assert!(run.stdout.is_empty(), "nothing is reported as checked\n{run:?}");
+    }
+}
+
+/// A mirror serves the real `.sha256` and a `.sha512` of other bytes: `lock` must not
+/// pin two digests no evidence ties to the same file (a check by SHA-512 would then
+/// pass the mirror's bytes). A SHA-512 is pinned when one source lists both, or from
+/// the bytes themselves.
+#[test]
+fn lock_never_pins_a_sha512_that_no_evidence_ties_to_the_sha256() {
+    let w = World::new();
+    let evil = bytes(66, 300_000);
+    write(&w.p("up"), "release/v1.29.4/bin/linux/amd64/kubectl.sha512", sha512_hex(&evil));
+    let run = w.lock(&[]);
+    run.code(0);
+    assert!(run.stdout.contains("sha512 not pinned: no one source lists it with the sha256"), "{}", run.stdout);
+    let lock = std::fs::read_to_string(w.p("kverify.lock")).unwrap();
+    assert!(lock.contains(&sha256_hex(&w.data)), "{lock}");
+    assert!(!lock.contains(&sha512_hex(&evil)) && !lock.contains("sha512 ="), "{lock}");
+
+    // The evil bytes, checked by SHA-512 against the lock: nothing vouches for them.
+    let file = write(&w.p("evil"), "kubectl", &evil);
+    let run = kverify(["verify", &file.display().to_string(), "--lock", &w.s("kverify.lock")]);
+    run.code(1);
+
+    // An archive is downloaded to pin the binaries inside: both digests come from its
+    // bytes. (A signed SBOM listing both is the other tie: signed_fetch.rs.)
+    etcd_release(
+        &w.p("up"),
+        "v3.5.12",
+        &[("etcd", bytes(1, 1000)), ("etcdctl", bytes(2, 1000)), ("etcdutl", bytes(3, 1000))],
+    );
+    let mut a = args(&["lock", "etcd@v3.5.12", "--platform", "linux/amd64", SKIP, "-o"]);
+    a.push(w.s("etcd.lock"));
+    a.push(mirror_flag("https://github.com", &w.p("up")));
+    kverify(a).code(0);
+    let lock = std::fs::read_to_string(w.p("etcd.lock")).unwrap();
+    let archive =
+        std::fs::read(w.p("up/etcd-io/etcd/releases/download/v3.5.12/etcd-v3.5.12-linux-amd64.tar.gz")).unwrap();
+    assert!(lock.contains(&format!("sha512 = \"{}\"", sha512_hex(&archive))), "{lock}");
+}
+
+/// A hand-edited pin pointing the download elsewhere (`file:///…` would be read
+/// without any --mirror): a lock records where an artifact comes from, it never moves
+/// the download. Nothing is read from the pin's URL, nothing installed, exit 1.
+#[test]
+fn a_pin_whose_url_is_not_the_catalogs_is_refused() {
+    let w = World::new();
+    w.lock(&[]).code(0);
+    let elsewhere = write(&w.p("elsewhere"), "kubectl", &w.data);
+    let text = std::fs::read_to_string(w.p("kverify.lock")).unwrap();
+    let moved = text.replace(
+        "https://dl.k8s.io/release/v1.29.4/bin/linux/amd64/kubectl\"",
+        &format!("file://{}\"", elsewhere.display()),
+    );
+    assert_ne!(moved, text);
+    std::fs::write(w.p("kverify.lock"), moved).unwrap();
+    std::fs::create_dir(w.p("dest")).unwrap();
+    let mut f = args(&["fetch", "kubectl", "v1.29.4", "--locked", "--lock"]);
+    f.extend([w.s("kverify.lock"), "--dest".into(), w.s("dest"), mirror_flag(K8S, &w.p("up"))]);
+    f.extend(args(&PLATFORM));
+    let run = kverify(f);
+    run.code(1);
+    let line = run.line_with("kubectl");
+    assert!(
+        line.contains(&format!("the pin for kubectl v1.29.4 linux/amd64 names file://{}", elsewhere.display()))
+            && line.contains(
+                "but the catalog downloads it from https://dl.k8s.io/release/v1.29.4/bin/linux/amd64/kubectl"
+            ),
+        "{line}"
+    );
+    assert!(listing(&w.p("dest")).is_empty());
+}
+
+/// `--require-signature` holds for pins too: a lock of an unsigned pin is no way
+/// around it, for `fetch --lock` and `verify --lock` alike.
+#[test]
+fn require_signature_refuses_a_pin_without_a_signature() {
+    let w = World::new();
+    w.lock(&[]).code(0);
+    std::fs::create_dir(w.p("dest")).unwrap();
+    let mut f = args(&["fetch", "kubectl", "v1.29.4", "--require-signature", "--locked", "--lock"]);
+    f.extend([w.s("kverify.lock"), "--dest".into(), w.s("dest"), mirror_flag(K8S, &w.p("up"))]);
+    f.extend(args(&PLATFORM));
+    let run = kverify(f);
+    run.code(1);
+    let message = format!("lock {}: the pin for kubectl v1.29.4 linux/amd64 holds no signature", w.s("kverify.lock"));
+    assert!(run.line_with("kubectl").contains(&message), "{}", run.stdout);
+    assert!(listing(&w.p("dest")).is_empty());
+
+    let file = w.s("up/release/v1.29.4/bin/linux/amd64/kubectl");
+    let run = kverify(["verify", &file, "--require-signature", "--lock", &w.s("kverify.lock")]);
+    run.code(1);
+    assert!(run.stderr.contains(&message), "{run:?}");
+    // Without the flag, the same pin verifies.
+    kverify(["verify", &file, "--lock", &w.s("kverify.lock")]).code(0);
+}
+
+/// Someone with write access to the mirror's root links `dl.k8s.io` to another
+/// directory: `mirror` refuses to write through the link (exit 3) and writes nothing
+/// there. The root given with --to may itself be a link.
+#[test]
+fn mirror_never_writes_through_a_linked_directory_under_to() {
+    let w = World::new();
+    std::fs::create_dir_all(w.p("mir")).unwrap();
+    std::fs::create_dir_all(w.p("elsewhere")).unwrap();
+    std::os::unix::fs::symlink(w.p("elsewhere"), w.p("mir/dl.k8s.io")).unwrap();
+    let mirror = |to: &str| {
+        let mut m = args(&["mirror", "kubectl@v1.29.4", SKIP, "--to", to]);
+        m.push(mirror_flag(K8S, &w.p("up")));
+        m.extend(args(&PLATFORM));
+        kverify(m)
+    };
+    let run = mirror(&w.s("mir"));
+    run.code(3);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(said.contains(&format!("{} is a symbolic link to {}", w.s("mir/dl.k8s.io"), w.s("elsewhere"))), "{run:?}");
+    assert!(said.contains("refusing to write the mirror through it"), "{run:?}");
+    assert!(listing(&w.p("elsewhere")).is_empty());
+
+    std::os::unix::fs::symlink(w.p("real-root"), w.p("linked-root")).unwrap();
+    std::fs::create_dir(w.p("real-root")).unwrap();
+    mirror(&w.s("linked-root")).code(0);
+    assert_eq!(std::fs::read(w.p("real-root/dl.k8s.io/release/v1.29.4/bin/linux/amd64/kubectl")).unwrap(), w.data);
 }

@@ -5,9 +5,11 @@
 mod cache;
 mod cli;
 mod fetch;
+mod hostile_output;
 mod lock;
 mod manifests;
 mod node;
+mod pgp;
 mod rekor;
 mod rekor_k8s;
 mod releases;

@@ -1,8 +1,11 @@
 //! `kverify node` on fake hosts: roots built in temp dirs with binaries of the right and
 //! wrong bytes, modes, owners, links and units, audited against a lock or a release.
 
+use std::io::Read;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use kverify::digest::Digest;
 use kverify::lock::{Lock, Pin, PinnedFile};
@@ -99,8 +102,8 @@ impl Host {
         path
     }
 
-    /// `kverify node --root ROOT --lock LOCK --json` plus `extra`.
-    fn audit(&self, lock: &Path, extra: &[&str]) -> Run {
+    /// `kverify node --root ROOT --lock LOCK --json` plus `extra`, as node `node-1`.
+    fn audit_cmd(&self, lock: &Path, extra: &[&str]) -> Command {
         let mut args: Vec<String> =
             vec!["node".into(), "--json".into(), "--root".into(), self.root().display().to_string()];
         args.extend(["--lock".into(), lock.display().to_string()]);
@@ -108,13 +111,76 @@ impl Host {
         args.extend(extra.iter().map(|s| s.to_string()));
         let mut cmd = kverify_cmd();
         cmd.args(&args).env("KVERIFY_NODE_NAME", "node-1");
-        let out = cmd.output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        cmd
     }
+
+    /// The audit, which must end within [`DEADLINE`].
+    fn audit(&self, lock: &Path, extra: &[&str]) -> Run {
+        run_within(self.audit_cmd(lock, extra), DEADLINE, |_| {})
+    }
+
+    /// A FIFO at `rel`, parents 0755.
+    fn fifo(&self, rel: &str) {
+        if let Some(parent) = Path::new(rel).parent() {
+            self.mkdir(&parent.to_string_lossy(), 0o755);
+        }
+        let status = Command::new("mkfifo").arg(self.at(rel)).status().unwrap();
+        assert!(status.success(), "mkfifo {rel}");
+    }
+}
+
+/// How long an audit of a fake host may take before the test calls it a hang.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Runs `cmd` to its end, or kills it at `deadline` and fails the test, so a hang fails
+/// instead of hanging CI. `during` runs once the process has started, with its pid.
+fn run_within(mut cmd: Command, deadline: Duration, during: impl FnOnce(u32)) -> Run {
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let started = Instant::now();
+    let mut child = cmd.spawn().expect("start kverify");
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    during(child.id());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+    let Some(status) = status else {
+        panic!("kverify still ran after {deadline:?}: a hang\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
+    };
+    Run { code: status.code().unwrap_or(-1), stdout, stderr }
+}
+
+/// Every finding as `(status, check, reason, path)`, sorted: the report's lines, exactly.
+fn lines(rows: &[Value]) -> Vec<(String, String, String, String)> {
+    let text = |v: &Value| v.as_str().unwrap_or("null").to_string();
+    let mut out: Vec<_> =
+        rows.iter().map(|r| (text(&r["status"]), text(&r["check"]), text(&r["reason"]), text(&r["path"]))).collect();
+    out.sort();
+    out
+}
+
+#[track_caller]
+fn exactly(rows: &[Value], want: &[(&str, &str, &str, &str)]) {
+    let mut want: Vec<(String, String, String, String)> =
+        want.iter().map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), d.to_string())).collect();
+    want.sort();
+    assert_eq!(lines(rows), want, "{rows:#?}");
 }
 
 fn subject(component: &str, version: &str) -> Subject {
@@ -240,7 +306,9 @@ fn a_clean_host_verifies_reports_unlisted_and_missing_and_exits_0() {
 fn run_text(h: &Host, lock: &Path) -> Run {
     let root = h.root().display().to_string();
     let lock = lock.display().to_string();
-    kverify(["node", "--root", &root, "--lock", &lock, "--os", "linux", "--arch", "amd64"])
+    let mut cmd = kverify_cmd();
+    cmd.args(["node", "--root", &root, "--lock", &lock, "--os", "linux", "--arch", "amd64"]);
+    run_within(cmd, DEADLINE, |_| {})
 }
 
 #[test]
@@ -440,8 +508,12 @@ fn units_name_binaries_in_odd_places() {
         "etc/systemd/system/kubelet.service.d/10-kubeadm.conf",
         b"[Service]\nExecStart=\nExecStart=/opt/k8s/v1.29.4/kubelet $KUBELET_KUBECONFIG_ARGS \\\n  $KUBELET_EXTRA_ARGS\n",
     );
-    // A unit that is a link with an absolute target: read inside the root.
-    h.install("usr/lib/systemd/system/containerd.service", b"[Service]\nExecStart=-/srv/containerd/bin/containerd\n");
+    // A unit that is a link with an absolute target into the search path, to its own
+    // name: systemd reads the file it links to (read inside the root).
+    h.install(
+        "usr/lib/systemd/system/containerd.service",
+        b"[Service]\nExecStartPre=-/sbin/modprobe overlay\nExecStart=-/srv/containerd/bin/containerd\n",
+    );
     h.link("etc/systemd/system/containerd.service", "/usr/lib/systemd/system/containerd.service");
     let lock = h.lock(vec![pin("kubelet", "v1.29.4", &kubelet)]);
     let run = h.audit(&lock, &[]);
@@ -455,16 +527,14 @@ fn units_name_binaries_in_odd_places() {
     );
     let row = finding(&rows, "digest", "/srv/containerd/bin/containerd");
     says(row, "unlisted", "warning", "not-pinned");
-    let found_by: Vec<&str> =
-        row["evidence"]["found_by"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    assert_eq!(
-        found_by,
-        ["unit /etc/systemd/system/containerd.service", "unit /usr/lib/systemd/system/containerd.service"]
-    );
-    // The stock unit names /usr/bin/kubelet, which is not there: reported, not failed.
-    let row = finding(&rows, "digest", "/usr/bin/kubelet");
+    assert_eq!(row["evidence"]["found_by"], serde_json::json!(["unit /usr/lib/systemd/system/containerd.service"]));
+    // The stock unit names /usr/bin/kubelet, but the drop-in resets ExecStart=: systemd
+    // never runs it, and it is not reported.
+    assert!(!rows.iter().any(|r| r["path"] == "/usr/bin/kubelet"), "{rows:#?}");
+    // A program a unit runs that is not there: reported, not failed.
+    let row = finding(&rows, "digest", "/sbin/modprobe");
     says(row, "missing", "warning", "not-installed");
-    assert_eq!(row["message"], "named by unit /lib/systemd/system/kubelet.service, not found");
+    assert_eq!(row["message"], "named by unit /usr/lib/systemd/system/containerd.service (ExecStartPre), not found");
     // kubelet is installed (found through its unit): not missing as a pin.
     assert!(!rows.iter().any(|r| r["status"] == "missing" && r["path"].is_null()), "{rows:#?}");
 }
@@ -475,7 +545,7 @@ fn a_binary_installed_under_another_name_is_found_by_its_digest() {
     let h = Host::new();
     let kubelet = bytes(1, 1000);
     h.install("opt/k8s/kubelet-1.29.4", &kubelet);
-    h.install("etc/systemd/system/kubelet.service", b"ExecStart=/opt/k8s/kubelet-1.29.4\n");
+    h.install("etc/systemd/system/kubelet.service", b"[Service]\nExecStart=/opt/k8s/kubelet-1.29.4\n");
     let lock = h.lock(vec![pin("kubelet", "v1.29.4", &kubelet)]);
     let run = h.audit(&lock, &[]);
     run.code(0);
@@ -582,7 +652,7 @@ fn every_json_object_has_the_documented_fields() {
         assert_eq!(have, evidence, "{row:#}");
         assert!(["ok", "fail", "missing", "unlisted", "error"].contains(&row["status"].as_str().unwrap()));
         assert!(["info", "warning", "critical"].contains(&row["severity"].as_str().unwrap()));
-        let checks = ["digest", "owner", "mode", "parent-writable", "symlink"];
+        let checks = ["digest", "owner", "mode", "parent-writable", "symlink", "unit"];
         assert!(checks.contains(&row["check"].as_str().unwrap()));
     }
 }
@@ -678,4 +748,410 @@ fn a_release_published_as_an_archive_needs_a_lock() {
     run.code(2);
     assert!(run.stderr.contains("etcd is published as an archive"), "{}", run.stderr);
     assert!(run.stderr.contains("hint: pin them with `kverify lock etcd@VERSION`"), "{}", run.stderr);
+}
+
+// Issue 16, "node misses programs systemd would run" and "hangs": one test per attack,
+// each through the CLI, each bounded by DEADLINE.
+
+/// A host with the genuine kubelet at /usr/bin/kubelet (pinned) and other bytes at
+/// /opt/evil/kubelet, which only a unit names.
+fn host_with_an_evil_kubelet() -> (Host, PathBuf) {
+    let h = Host::new();
+    let genuine = bytes(1, 4000);
+    h.install("usr/bin/kubelet", &genuine);
+    h.install("opt/evil/kubelet", &bytes(66, 4000));
+    let lock = h.lock(vec![pin("kubelet", "v1.29.4", &genuine)]);
+    (h, lock)
+}
+
+#[track_caller]
+fn found_by(row: &Value) -> Vec<String> {
+    row["evidence"]["found_by"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn a_quoted_execstart_is_still_audited() {
+    require_root!();
+    let (h, lock) = host_with_an_evil_kubelet();
+    h.install("etc/systemd/system/kubelet.service", b"[Service]\nExecStart='/opt/evil/kubelet' --v=2\n");
+    h.install("srv/evil/containerd", &bytes(67, 100));
+    h.install("etc/systemd/system/containerd.service", b"[Service]\nExecStart=-\"/srv/evil/containerd\"\n");
+    let run = h.audit(&lock, &[]);
+    run.code(1);
+    let rows = run.json();
+    exactly(
+        &rows,
+        &[
+            ("ok", "digest", "match", "/usr/bin/kubelet"),
+            ("fail", "digest", "mismatch", "/opt/evil/kubelet"),
+            ("unlisted", "digest", "not-pinned", "/srv/evil/containerd"),
+        ],
+    );
+    assert_eq!(found_by(finding(&rows, "digest", "/opt/evil/kubelet")), ["unit /etc/systemd/system/kubelet.service"]);
+    assert_eq!(
+        found_by(finding(&rows, "digest", "/srv/evil/containerd")),
+        ["unit /etc/systemd/system/containerd.service"]
+    );
+}
+
+#[test]
+fn a_c_escaped_execstart_is_still_audited() {
+    require_root!();
+    let (h, lock) = host_with_an_evil_kubelet();
+    h.install("etc/systemd/system/kubelet.service", b"[Service]\nExecStart=/opt/evil/kube\\x6cet\n");
+    h.install("srv/evil/containerd", &bytes(67, 100));
+    // Octal, and a specifier that stands for a percent sign.
+    h.install("etc/systemd/system/containerd.service", b"[Service]\nExecStart=/srv/\\145vil/contai%%nerd\n");
+    h.install("srv/evil/contai%nerd", &bytes(68, 100));
+    let run = h.audit(&lock, &[]);
+    run.code(1);
+    exactly(
+        &run.json(),
+        &[
+            ("ok", "digest", "match", "/usr/bin/kubelet"),
+            ("fail", "digest", "mismatch", "/opt/evil/kubelet"),
+            ("unlisted", "digest", "not-pinned", "/srv/evil/contai%nerd"),
+        ],
+    );
+}
+
+#[test]
+fn a_non_utf8_byte_in_a_drop_in_hides_nothing() {
+    require_root!();
+    let (h, lock) = host_with_an_evil_kubelet();
+    h.install("usr/lib/systemd/system/kubelet.service", b"[Service]\nExecStart=/usr/bin/kubelet\n");
+    let drop_in = b"# r\xe9sum\xe9 of the change\n[Service]\nExecStart=\nExecStart=/opt/evil/kubelet\n";
+    let path = h.install("etc/systemd/system/kubelet.service.d/10-override.conf", drop_in);
+    let run = h.audit(&lock, &[]);
+    run.code(1);
+    let rows = run.json();
+    // The reset is systemd's: only the drop-in's program runs; /usr/bin/kubelet is audited
+    // because it is on the search path.
+    exactly(
+        &rows,
+        &[("ok", "digest", "match", "/usr/bin/kubelet"), ("fail", "digest", "mismatch", "/opt/evil/kubelet")],
+    );
+    assert_eq!(
+        found_by(finding(&rows, "digest", "/opt/evil/kubelet")),
+        ["unit /etc/systemd/system/kubelet.service.d/10-override.conf"]
+    );
+    assert_eq!(found_by(finding(&rows, "digest", "/usr/bin/kubelet")), ["search path /usr/bin"]);
+    assert_eq!(std::fs::read(path).unwrap(), drop_in, "read, never written");
+}
+
+/// `sh -c 'ulimit -v KIB; exec kverify …'` with kverify's test environment: the audit may
+/// not map more than `kib` KiB.
+fn with_address_space(cmd: Command, kib: u64) -> Command {
+    let mut sh = Command::new("sh");
+    sh.arg("-c").arg(format!("ulimit -v {kib} && exec \"$0\" \"$@\"")).arg(cmd.get_program()).args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => sh.env(key, value),
+            None => sh.env_remove(key),
+        };
+    }
+    sh
+}
+
+#[test]
+fn an_oversized_drop_in_is_a_finding_not_skipped() {
+    require_root!();
+    let (h, lock) = host_with_an_evil_kubelet();
+    h.install("usr/lib/systemd/system/kubelet.service", b"[Service]\nExecStart=/usr/bin/kubelet\n");
+    // One byte over the cap, and (sparse, no disk used) 4 GiB: neither is read, both fail.
+    let mut over = b"[Service]\nExecStart=\nExecStart=/opt/evil/kubelet\n".to_vec();
+    over.resize((1 << 20) + 1, b'#');
+    h.install("etc/systemd/system/kubelet.service.d/50-over.conf", &over);
+    let huge = h.install(
+        "etc/systemd/system/kubelet.service.d/60-huge.conf",
+        b"[Service]\nExecStart=\nExecStart=/opt/evil/kubelet\n",
+    );
+    std::fs::OpenOptions::new().write(true).open(&huge).unwrap().set_len(4 << 30).unwrap();
+    // Reading the 4 GiB whole would need more than this.
+    let run = run_within(with_address_space(h.audit_cmd(&lock, &[]), 2 << 20), DEADLINE, |_| {});
+    run.code(1);
+    let rows = run.json();
+    exactly(
+        &rows,
+        &[
+            ("ok", "digest", "match", "/usr/bin/kubelet"),
+            ("fail", "unit", "unit-too-large", "/etc/systemd/system/kubelet.service.d/50-over.conf"),
+            ("fail", "unit", "unit-too-large", "/etc/systemd/system/kubelet.service.d/60-huge.conf"),
+        ],
+    );
+    let row = finding(&rows, "unit", "/etc/systemd/system/kubelet.service.d/60-huge.conf");
+    says(row, "fail", "warning", "unit-too-large");
+    assert_eq!(row["message"], "larger than 1048576 bytes, not read; what the unit runs is unknown");
+    assert_eq!(std::fs::metadata(&huge).unwrap().len(), 4 << 30);
+    let text = run_text(&h, &lock);
+    text.code(1);
+    assert!(text.stdout.contains("1 verified, 2 unit findings"), "{}", text.stdout);
+}
+
+#[test]
+fn system_control_drop_ins_are_read() {
+    require_root!();
+    let (h, lock) = host_with_an_evil_kubelet();
+    h.install("usr/lib/systemd/system/kubelet.service", b"[Service]\nExecStart=/usr/bin/kubelet\n");
+    h.install("usr/lib/systemd/system/containerd.service", b"[Service]\nExecStart=/usr/local/bin/containerd\n");
+    h.install("usr/local/bin/containerd", &bytes(5, 100));
+    // `systemctl set-property` writes here; it outranks /etc/systemd/system.
+    h.install(
+        "etc/systemd/system.control/kubelet.service.d/50-ctl.conf",
+        b"[Service]\nExecStart=\nExecStart=/opt/evil/kubelet\n",
+    );
+    h.install(
+        "etc/systemd/system/kubelet.service.d/50-ctl.conf",
+        b"[Service]\nExecStart=\nExecStart=/usr/bin/kubelet\n",
+    );
+    h.install("run/systemd/system.control/containerd.service.d/pre.conf", b"[Service]\nExecStartPre=/opt/evil/pre\n");
+    h.install("opt/evil/pre", &bytes(6, 100));
+    let run = h.audit(&lock, &[]);
+    run.code(1);
+    let rows = run.json();
+    exactly(
+        &rows,
+        &[
+            ("ok", "digest", "match", "/usr/bin/kubelet"),
+            ("fail", "digest", "mismatch", "/opt/evil/kubelet"),
+            ("unlisted", "digest", "not-pinned", "/opt/evil/pre"),
+            ("unlisted", "digest", "not-pinned", "/usr/local/bin/containerd"),
+        ],
+    );
+    assert_eq!(
+        found_by(finding(&rows, "digest", "/opt/evil/kubelet")),
+        ["unit /etc/systemd/system.control/kubelet.service.d/50-ctl.conf"]
+    );
+    // The /etc/systemd/system drop-in of the same name is overridden: never read.
+    assert_eq!(found_by(finding(&rows, "digest", "/usr/bin/kubelet")), ["search path /usr/bin"]);
+    assert_eq!(
+        found_by(finding(&rows, "digest", "/opt/evil/pre")),
+        ["unit /run/systemd/system.control/containerd.service.d/pre.conf (ExecStartPre)"]
+    );
+}
+
+#[test]
+fn env_in_execstart_audits_the_program_it_starts() {
+    require_root!();
+    let (h, lock) = host_with_an_evil_kubelet();
+    h.install("usr/bin/env", &bytes(7, 100));
+    h.install(
+        "etc/systemd/system/kubelet.service",
+        b"[Service]\nExecStart=/usr/bin/env KUBECONFIG=/etc/kubernetes/kubelet.conf /opt/evil/kubelet --v=2\n",
+    );
+    // A bare `env` (systemd's search path), then env's own PATH.
+    h.install("opt/evil/sbin/containerd", &bytes(8, 100));
+    h.install(
+        "etc/systemd/system/containerd.service",
+        b"[Service]\nEnvironment=PATH=/usr/bin\nExecStart=env -i PATH=/opt/evil/sbin containerd\n",
+    );
+    let run = h.audit(&lock, &[]);
+    run.code(1);
+    let rows = run.json();
+    exactly(
+        &rows,
+        &[
+            ("ok", "digest", "match", "/usr/bin/kubelet"),
+            ("fail", "digest", "mismatch", "/opt/evil/kubelet"),
+            ("unlisted", "digest", "not-pinned", "/opt/evil/sbin/containerd"),
+            ("unlisted", "digest", "not-pinned", "/usr/bin/env"),
+        ],
+    );
+    assert_eq!(
+        found_by(finding(&rows, "digest", "/opt/evil/kubelet")),
+        ["unit /etc/systemd/system/kubelet.service (via /usr/bin/env)"]
+    );
+    assert_eq!(
+        found_by(finding(&rows, "digest", "/opt/evil/sbin/containerd")),
+        ["unit /etc/systemd/system/containerd.service (via /usr/bin/env)"]
+    );
+    assert_eq!(
+        found_by(finding(&rows, "digest", "/usr/bin/env")),
+        ["unit /etc/systemd/system/kubelet.service", "unit /etc/systemd/system/containerd.service"]
+    );
+}
+
+#[test]
+fn a_fifo_at_a_unit_does_not_hang_the_audit() {
+    require_root!();
+    let (h, lock) = host_with_an_evil_kubelet();
+    h.fifo("etc/systemd/system/containerd.service");
+    h.install("usr/lib/systemd/system/kubelet.service", b"[Service]\nExecStart=/usr/bin/kubelet\n");
+    h.fifo("etc/systemd/system/kubelet.service.d/10-kubeadm.conf");
+    let run = h.audit(&lock, &[]);
+    run.code(1);
+    let rows = run.json();
+    exactly(
+        &rows,
+        &[
+            ("ok", "digest", "match", "/usr/bin/kubelet"),
+            ("fail", "unit", "unit-not-a-regular-file", "/etc/systemd/system/containerd.service"),
+            ("fail", "unit", "unit-not-a-regular-file", "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf"),
+        ],
+    );
+    let row = finding(&rows, "unit", "/etc/systemd/system/containerd.service");
+    says(row, "fail", "warning", "unit-not-a-regular-file");
+    assert_eq!(row["message"], "not a regular file: a FIFO; what the unit runs is unknown");
+    assert_eq!(row["node"], "node-1");
+}
+
+#[test]
+fn a_fifo_at_etc_hostname_does_not_hang_the_audit() {
+    require_root!();
+    let (h, lock) = host_with_an_evil_kubelet();
+    h.fifo("etc/hostname");
+    let mut cmd = h.audit_cmd(&lock, &[]);
+    cmd.env_remove("KVERIFY_NODE_NAME");
+    let run = run_within(cmd, DEADLINE, |_| {});
+    run.code(0);
+    let rows = run.json();
+    exactly(&rows, &[("ok", "digest", "match", "/usr/bin/kubelet")]);
+    assert!(rows[0]["node"].is_null(), "{rows:#?}");
+    // The name comes from KVERIFY_NODE_NAME, or from a regular /etc/hostname.
+    assert_eq!(h.audit(&lock, &[]).json()[0]["node"], "node-1");
+    std::fs::remove_file(h.at("etc/hostname")).unwrap();
+    h.install("etc/hostname", b"\n worker-7 \n");
+    let mut cmd = h.audit_cmd(&lock, &[]);
+    cmd.env_remove("KVERIFY_NODE_NAME");
+    assert_eq!(run_within(cmd, DEADLINE, |_| {}).json()[0]["node"], "worker-7");
+}
+
+#[test]
+fn a_binary_swapped_for_a_fifo_does_not_hang_the_audit() {
+    require_root!();
+    let (h, lock) = host_with_an_evil_kubelet();
+    // Three large files (sparse: no disk used) are hashed first, largest first, while
+    // kubelet, looked at already, waits its turn.
+    for name in ["ctr", "crictl", "runc"] {
+        let file = h.install(&format!("usr/bin/{name}"), b"");
+        std::fs::OpenOptions::new().write(true).open(file).unwrap().set_len(1 << 30).unwrap();
+    }
+    h.fifo("usr/bin/.kubelet-fifo");
+    let root = h.root();
+    let run = run_within(h.audit_cmd(&lock, &[]), DEADLINE, |pid| {
+        // Once kverify holds a large file open, every path has been looked at: swap
+        // kubelet for a FIFO before it is opened.
+        let start = Instant::now();
+        let hashing = || {
+            std::fs::read_dir(format!("/proc/{pid}/fd")).into_iter().flatten().flatten().any(|fd| {
+                std::fs::read_link(fd.path()).is_ok_and(|t| ["ctr", "crictl", "runc"].iter().any(|n| t.ends_with(n)))
+            })
+        };
+        while !hashing() {
+            assert!(start.elapsed() < DEADLINE, "kverify never opened the large files");
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        std::fs::rename(root.join("usr/bin/.kubelet-fifo"), root.join("usr/bin/kubelet")).unwrap();
+    });
+    run.code(1);
+    let rows = run.json();
+    exactly(
+        &rows,
+        &[
+            ("fail", "digest", "not-a-regular-file", "/usr/bin/kubelet"),
+            ("unlisted", "digest", "not-pinned", "/usr/bin/crictl"),
+            ("unlisted", "digest", "not-pinned", "/usr/bin/ctr"),
+            ("unlisted", "digest", "not-pinned", "/usr/bin/runc"),
+        ],
+    );
+    let row = finding(&rows, "digest", "/usr/bin/kubelet");
+    says(row, "fail", "warning", "not-a-regular-file");
+    assert_eq!(row["message"], "not a regular file: a FIFO (replaced while the audit ran)");
+}
+
+#[test]
+fn a_drop_in_of_an_alias_applies_to_the_unit() {
+    require_root!();
+    let (h, lock) = host_with_an_evil_kubelet();
+    h.install("usr/lib/systemd/system/kubelet.service", b"[Service]\nExecStart=/usr/bin/kubelet\n");
+    // Another name for kubelet.service: its drop-ins are kubelet's too.
+    h.link("etc/systemd/system/k8s-node.service", "/usr/lib/systemd/system/kubelet.service");
+    h.install(
+        "etc/systemd/system/k8s-node.service.d/override.conf",
+        b"[Service]\nExecStart=\nExecStart=/opt/evil/kubelet\n",
+    );
+    let run = h.audit(&lock, &[]);
+    run.code(1);
+    let rows = run.json();
+    exactly(
+        &rows,
+        &[("ok", "digest", "match", "/usr/bin/kubelet"), ("fail", "digest", "mismatch", "/opt/evil/kubelet")],
+    );
+    assert_eq!(
+        found_by(finding(&rows, "digest", "/opt/evil/kubelet")),
+        ["unit /etc/systemd/system/k8s-node.service.d/override.conf"]
+    );
+}
+
+#[test]
+fn a_carriage_return_or_a_refused_line_hides_nothing() {
+    require_root!();
+    let (h, lock) = host_with_an_evil_kubelet();
+    h.install("opt/evil/containerd", &bytes(9, 100));
+    h.install("usr/local/bin/containerd", &bytes(10, 100));
+    // systemd 243+ ends a line at a CR: the "comment" runs /opt/evil/kubelet.
+    h.install("usr/lib/systemd/system/kubelet.service", b"[Service]\n# note\rExecStart=/opt/evil/kubelet\n");
+    // systemd stops reading a drop-in at a line it refuses: the reset after it never
+    // happens, so the unit's own program still runs.
+    h.install("usr/lib/systemd/system/containerd.service", b"[Service]\nExecStart=/opt/evil/containerd\n");
+    h.install(
+        "etc/systemd/system/containerd.service.d/10.conf",
+        b"[Service]\nrefused line\nExecStart=\nExecStart=/usr/local/bin/containerd\n",
+    );
+    let run = h.audit(&lock, &[]);
+    run.code(1);
+    exactly(
+        &run.json(),
+        &[
+            ("ok", "digest", "match", "/usr/bin/kubelet"),
+            ("fail", "digest", "mismatch", "/opt/evil/kubelet"),
+            ("unlisted", "digest", "not-pinned", "/opt/evil/containerd"),
+            ("unlisted", "digest", "not-pinned", "/usr/local/bin/containerd"),
+        ],
+    );
+}
+
+#[test]
+fn a_masked_unit_runs_nothing_and_a_specifier_kverify_cannot_expand_is_a_finding() {
+    require_root!();
+    let (h, lock) = host_with_an_evil_kubelet();
+    h.install("usr/lib/systemd/system/kubelet.service", b"[Service]\nExecStart=/opt/evil/kubelet\n");
+    h.link("etc/systemd/system/kubelet.service", "/dev/null");
+    // %H is the host name of the running system: not knowable from the files alone.
+    h.install("etc/systemd/system/containerd.service", b"[Service]\nExecStart=/opt/%H/containerd\n");
+    let run = h.audit(&lock, &[]);
+    run.code(1);
+    let rows = run.json();
+    exactly(
+        &rows,
+        &[
+            ("ok", "digest", "match", "/usr/bin/kubelet"),
+            ("fail", "unit", "unit-program-unresolved", "/etc/systemd/system/containerd.service"),
+        ],
+    );
+    let row = finding(&rows, "unit", "/etc/systemd/system/containerd.service");
+    assert_eq!(
+        row["message"],
+        "line 2: ExecStart= runs a program kverify cannot name: /opt/%H/containerd (%H depends on the running host)"
+    );
+}
+
+#[test]
+fn a_unit_directory_that_cannot_be_listed_is_a_finding() {
+    require_root!();
+    let (h, lock) = host_with_an_evil_kubelet();
+    // (As root every directory can be listed; a link loop cannot be, for anyone.)
+    h.link("etc/systemd/system/kubelet.service.d", "kubelet.service.d");
+    let run = h.audit(&lock, &[]);
+    run.code(1);
+    let rows = run.json();
+    exactly(
+        &rows,
+        &[
+            ("ok", "digest", "match", "/usr/bin/kubelet"),
+            ("fail", "unit", "unit-unreadable", "/etc/systemd/system/kubelet.service.d"),
+        ],
+    );
+    let row = finding(&rows, "unit", "/etc/systemd/system/kubelet.service.d");
+    assert_eq!(row["message"], "more than 40 symbolic links: a loop; what the unit runs is unknown");
 }

@@ -382,6 +382,8 @@ fn lock_cross_checks_a_validly_signed_artifact_against_the_release_sbom() {
     lock_args(&r).code(0);
     let text = std::fs::read_to_string(&lock).unwrap();
     assert!(text.contains("kubernetes-release.spdx"), "{text}");
+    // The SBOM lists both digests of one file: the SHA-512 is tied to it and pinned.
+    assert!(text.contains(&format!("sha512 = \"{}\"", sha512_hex(&r.data))), "{text}");
 
     // Another kubelet, validly signed by the same identity (say, another release's),
     // served under this release's path: its own signature verifies, the SBOM does not agree.

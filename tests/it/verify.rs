@@ -207,12 +207,60 @@ fn symlinks_in_directories_are_reported_not_followed() {
     // A listed binary swapped for a link fails; an unlisted link is reported.
     run.code(1);
     let line = run.line_with("bin/kubectl");
-    assert!(
-        line.starts_with("FAIL") && line.contains("is a symbolic link to") && line.contains("not followed"),
-        "{line}"
-    );
+    assert!(line.starts_with("FAIL") && line.contains("is a symbolic link to") && line.contains("not read"), "{line}");
     assert!(run.line_with("evil-link").starts_with("UNLISTED"));
     assert!(!run.stdout.contains("MISSING"), "{}", run.stdout);
+}
+
+fn mkfifo(path: &std::path::Path) {
+    let status = std::process::Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(status.success());
+}
+
+/// An attacker with a writable directory swaps a listed binary for a FIFO (reading it
+/// would block forever), a directory, or a socket: each fails at once, exit 1, and the
+/// other binaries are still verified.
+#[test]
+fn a_listed_binary_swapped_for_a_fifo_directory_or_socket_fails_without_hanging() {
+    let f = Fixture::new();
+    let bin = f.dir.path().join("bin");
+    std::fs::remove_file(bin.join("kubectl")).unwrap();
+    mkfifo(&bin.join("kubectl"));
+    std::fs::remove_file(bin.join("kubeadm")).unwrap();
+    std::fs::create_dir(bin.join("kubeadm")).unwrap();
+    let _socket = std::os::unix::net::UnixListener::bind(bin.join("kubelet.sock")).unwrap();
+    mkfifo(&bin.join("unlisted-fifo"));
+
+    let started = std::time::Instant::now();
+    let run = kverify(["verify", &f.path("bin"), "--checksums", &f.path("SHA256SUMS")]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "a FIFO was waited on");
+    run.code(1);
+    let line = run.line_with("bin/kubectl");
+    assert!(line.starts_with("FAIL") && line.contains("is a FIFO, not the file listed in"), "{line}");
+    let line = run.line_with("bin/kubeadm");
+    assert!(line.starts_with("FAIL") && line.contains("is a directory, not the file listed in"), "{line}");
+    assert!(run.stdout.lines().any(|l| l.starts_with("OK") && l.ends_with("bin/kubelet")), "{}", run.stdout);
+    assert!(run.line_with("kubelet.sock").starts_with("UNLISTED"), "{}", run.stdout);
+    assert!(run.line_with("unlisted-fifo").starts_with("UNLISTED"), "{}", run.stdout);
+    assert!(!run.stdout.contains("MISSING"), "{}", run.stdout);
+}
+
+/// A device or a FIFO named on the command line is not read (`/dev/zero` never ends,
+/// a FIFO never starts): the run ends at once, exit 1.
+#[test]
+fn a_device_or_fifo_named_on_the_command_line_is_not_read() {
+    let dir = tempdir();
+    let fifo = dir.path().join("kubelet");
+    mkfifo(&fifo);
+    let zero = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    for path in ["/dev/zero", fifo.to_str().unwrap()] {
+        let started = std::time::Instant::now();
+        let run = kverify(["verify", path, "--sha256", zero]);
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "{path} was read");
+        run.code(1);
+        let line = run.line_with(path);
+        assert!(line.starts_with("FAIL") && line.contains("not a regular file: a"), "{line}");
+    }
 }
 
 #[test]
@@ -275,14 +323,35 @@ fn ambiguous_names_across_platforms_fail() {
         "SHA256SUMS.multi",
         format!("{}  bin/linux/arm64/kubelet\n{}  bin/linux/s390x/kubelet\n", sha256_hex(b"a"), sha256_hex(b"b")),
     );
-    let run = kverify([
-        "verify".as_ref(),
-        f.path("bin/kubelet").as_ref(),
-        "--checksums".as_ref(),
-        sums.as_os_str(),
-        "--arch".as_ref(),
-        "amd64".as_ref(),
-    ]);
+    // No platform asked for: either entry could be meant.
+    let run = kverify(["verify".as_ref(), f.path("bin/kubelet").as_ref(), "--checksums".as_ref(), sums.as_os_str()]);
     run.code(1);
     assert!(run.line_with("kubelet").contains("matches 2 entries with different digests"), "{}", run.stdout);
+}
+
+/// A checksum entry for `kubelet ` (a trailing space) names another file: it vouches
+/// for nothing called `kubelet`.
+#[test]
+fn an_entry_whose_name_has_a_trailing_space_vouches_for_nothing_else() {
+    let f = Fixture::new();
+    let sums = write(f.dir.path(), "SPACED", format!("{}  kubelet \n", sha256_hex(&f.data("kubelet"))));
+    let run = kverify(["verify", &f.path("bin/kubelet"), "--checksums", &sums.display().to_string()]);
+    run.code(1);
+    assert!(run.line_with("bin/kubelet").starts_with("FAIL"), "{}", run.stdout);
+}
+
+/// A release-wide SHA256SUMS lists `bin/linux/arm64/kubelet` only: with `--arch amd64`
+/// asked for, that entry is another platform's and vouches for nothing here.
+#[test]
+fn an_entry_for_another_platform_does_not_vouch_for_the_platform_asked() {
+    let f = Fixture::new();
+    let sums =
+        write(f.dir.path(), "RELEASE-SUMS", format!("{}  bin/linux/arm64/kubelet\n", sha256_hex(&f.data("kubelet"))));
+    let base = ["verify", &f.path("bin/kubelet"), "--checksums", &sums.to_string_lossy()].map(String::from);
+    let run = kverify([&base[..], &["--os", "linux", "--arch", "amd64"].map(String::from)].concat());
+    run.code(1);
+    assert!(run.line_with("bin/kubelet").starts_with("FAIL"), "{}", run.stdout);
+    // Asked for arm64, the same entry applies; asked for nothing, so does any platform's.
+    kverify([&base[..], &["--os", "linux", "--arch", "arm64"].map(String::from)].concat()).code(0);
+    kverify(base).code(0);
 }

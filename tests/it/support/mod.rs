@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod gpg;
+pub mod memory;
 pub mod pki;
 pub mod rekor_log;
 pub mod releases;

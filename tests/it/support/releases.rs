@@ -246,34 +246,51 @@ impl Entry {
 
 /// A gzip-compressed tar of `entries`, in order, names written raw (GNU headers).
 pub fn tar_gz(entries: &[Entry]) -> Vec<u8> {
+    let end = entries.iter().all(|e| e.claimed_size.is_none());
+    gzip(&tar(entries, end))
+}
+
+/// The raw tar of `entries` (names written raw, GNU headers), ended by the two zero
+/// blocks of an end-of-archive marker when `end`.
+pub fn tar(entries: &[Entry], end: bool) -> Vec<u8> {
     let mut tar = Vec::new();
     for e in entries {
-        let mut header = tar::Header::new_gnu();
-        {
-            let name = &mut header.as_old_mut().name;
-            assert!(e.path.len() < name.len(), "{}: too long for a plain header", e.path);
-            name[..e.path.len()].copy_from_slice(e.path.as_bytes());
-        }
-        if let Some(link) = &e.link {
-            let field = &mut header.as_old_mut().linkname;
-            field[..link.len()].copy_from_slice(link.as_bytes());
-        }
-        header.set_entry_type(e.kind);
-        header.set_mode(e.mode);
-        header.set_mtime(1_700_000_000);
-        header.set_uid(0);
-        header.set_gid(0);
-        header.set_size(e.claimed_size.unwrap_or(e.data.len() as u64));
-        header.set_cksum();
-        tar.extend_from_slice(header.as_bytes());
+        tar.extend_from_slice(&header(e));
         tar.extend_from_slice(&e.data);
         tar.resize(tar.len().div_ceil(512) * 512, 0);
     }
-    if entries.iter().all(|e| e.claimed_size.is_none()) {
+    if end {
         tar.resize(tar.len() + 1024, 0);
     }
+    tar
+}
+
+/// The 512-byte GNU header of `e`, claiming its `claimed_size` or the size of its data.
+pub fn header(e: &Entry) -> [u8; 512] {
+    let mut header = tar::Header::new_gnu();
+    {
+        let name = &mut header.as_old_mut().name;
+        assert!(e.path.len() < name.len(), "{}: too long for a plain header", e.path);
+        name[..e.path.len()].copy_from_slice(e.path.as_bytes());
+    }
+    if let Some(link) = &e.link {
+        let field = &mut header.as_old_mut().linkname;
+        field[..link.len()].copy_from_slice(link.as_bytes());
+    }
+    header.set_entry_type(e.kind);
+    header.set_mode(e.mode);
+    header.set_mtime(1_700_000_000);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_size(e.claimed_size.unwrap_or(e.data.len() as u64));
+    header.set_cksum();
+    *header.as_bytes()
+}
+
+/// `bytes` as one gzip member.
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(&tar).unwrap();
+    gz.write_all(bytes).unwrap();
     gz.finish().unwrap()
 }
 
