@@ -2,7 +2,8 @@
 # Every benchmark of the project, each side by side with its baseline in the same run:
 #
 #   scripts/bench-verify.sh   kverify verify   vs  sha256sum -c, sha512sum -c, openssl dgst
-#   scripts/bench-fetch.sh    kverify fetch    vs  curl, curl && sha512sum, curl && both
+#   scripts/bench-fetch.sh    kverify fetch    vs  curl over 1 Gbit/s and loopback, curl && sha512sum;
+#                             a second fetch from the cache; a resume after a kill at half
 #
 # Each prints its machine, a table of times, GB/s and ratios, and kverify's peak RSS.
 # The figures of the last run are in BENCHMARKS.md.

@@ -49,6 +49,9 @@ pub enum Error {
     /// Sigstore trust material could not be loaded or refreshed through TUF.
     #[error(transparent)]
     Trust(#[from] crate::trust::TrustError),
+    /// The download cache could not be used (`kverify cache`).
+    #[error(transparent)]
+    Cache(#[from] crate::cache::CacheError),
 }
 
 impl Error {
@@ -82,6 +85,7 @@ impl Classified for Error {
             Error::Mirror(e) => e.exit_status(),
             Error::Node(e) => e.exit_status(),
             Error::Trust(e) => e.exit_status(),
+            Error::Cache(e) => e.exit_status(),
         }
     }
 
@@ -99,6 +103,7 @@ impl Classified for Error {
             Error::Signature(e) => e.hint(),
             Error::Lock(e) => e.hint(),
             Error::Mirror(e) => e.hint(),
+            Error::Cache(e) => e.hint(),
             _ => None,
         };
         capability.or_else(|| match self {

@@ -54,9 +54,11 @@ impl InstallError {
 }
 
 /// A file being written in the destination directory under a hidden temporary name.
-/// Dropped without [`install`], it is removed.
+/// Dropped without [`install`], it is removed; so it is when kverify is told to stop
+/// (see [`remove_staged_on_termination`]).
 pub struct Staged {
     file: NamedTempFile,
+    _registered: Registered,
 }
 
 impl Staged {
@@ -64,12 +66,52 @@ impl Staged {
     /// files of `name` left by kverify processes that no longer run are removed first.
     pub fn new_in(dir: &Path, name: &str) -> Result<Staged, InstallError> {
         remove_abandoned(dir, name);
-        let file = tempfile::Builder::new()
-            .prefix(&format!(".kverify-{name}-{}-", std::process::id()))
-            .suffix(".partial")
-            .tempfile_in(dir)
-            .map_err(|source| InstallError::Stage { dir: dir.to_path_buf(), source })?;
-        Ok(Staged { file })
+        let prefix = format!(".kverify-{name}-{}-", std::process::id());
+        let (file, registered) =
+            staged_tempfile(dir, &prefix).map_err(|source| InstallError::Stage { dir: dir.to_path_buf(), source })?;
+        Ok(Staged { file, _registered: registered })
+    }
+
+    /// A staged file in `dir` that is another name of the file at `source` (a hard
+    /// link; same filesystem only): what is written to either is in both, and nothing is
+    /// copied. The download cache's partial download is staged this way.
+    pub fn link_to(dir: &Path, name: &str, source: &Path) -> io::Result<Staged> {
+        use std::fmt::Write as _;
+        remove_abandoned(dir, name);
+        let mut staged = STAGED.lock().map_err(|_| io::Error::other("a thread panicked"))?;
+        let Some(paths) = staged.as_mut() else {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "kverify is stopping"));
+        };
+        let mut attempt = 0u32;
+        let path = loop {
+            let mut random = String::new();
+            for b in rand_bytes(attempt) {
+                let _ = write!(random, "{b:02x}");
+            }
+            let path = dir.join(format!(".kverify-{name}-{}-{random}.partial", std::process::id()));
+            match std::fs::hard_link(source, &path) {
+                Ok(()) => break path,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 16 => attempt += 1,
+                Err(e) => return Err(e),
+            }
+        };
+        let file = std::fs::OpenOptions::new().read(true).write(true).open(&path);
+        let file = match file {
+            Ok(file) => file,
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                return Err(e);
+            }
+        };
+        let temp = match tempfile::TempPath::try_from_path(&path) {
+            Ok(temp) => temp,
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                return Err(e);
+            }
+        };
+        paths.push(path.clone());
+        Ok(Staged { file: NamedTempFile::from_parts(file, temp), _registered: Registered(path) })
     }
 
     pub fn file_mut(&mut self) -> &mut std::fs::File {
@@ -78,6 +120,69 @@ impl Staged {
 
     pub fn path(&self) -> &Path {
         self.file.path()
+    }
+}
+
+/// Six bytes for a name nobody guesses in advance: the clock and the attempt, hashed.
+fn rand_bytes(attempt: u32) -> [u8; 6] {
+    use sha2::Digest as _;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let seed = format!("{}-{}-{attempt}", now.as_nanos(), std::process::id());
+    let hash = sha2::Sha256::digest(seed.as_bytes());
+    let mut out = [0u8; 6];
+    out.copy_from_slice(&hash[..6]);
+    out
+}
+
+/// The staged files of this process (`None` once it was told to stop: no more are made).
+static STAGED: std::sync::Mutex<Option<Vec<PathBuf>>> = std::sync::Mutex::new(Some(Vec::new()));
+
+/// A staged file's place in [`STAGED`], given up when it is installed or removed.
+struct Registered(PathBuf);
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        if let Ok(mut staged) = STAGED.lock() {
+            if let Some(paths) = staged.as_mut() {
+                paths.retain(|p| *p != self.0);
+            }
+        }
+    }
+}
+
+/// A temporary file `<prefix>XXXXXX.partial` in `dir`, registered for removal on a
+/// signal. Made under the registry's lock, so a signal never misses one.
+fn staged_tempfile(dir: &Path, prefix: &str) -> io::Result<(NamedTempFile, Registered)> {
+    let mut staged = STAGED.lock().map_err(|_| io::Error::other("a thread panicked"))?;
+    let Some(paths) = staged.as_mut() else {
+        return Err(io::Error::new(io::ErrorKind::Interrupted, "kverify is stopping"));
+    };
+    let file = tempfile::Builder::new().prefix(prefix).suffix(".partial").tempfile_in(dir)?;
+    paths.push(file.path().to_path_buf());
+    let registered = Registered(file.path().to_path_buf());
+    Ok((file, registered))
+}
+
+/// On SIGTERM, SIGINT or SIGHUP, removes this process's staged files (a stopped run
+/// leaves the destination as it was), then ends the process as that signal would have
+/// (exit status 128 + the signal's number to a shell). The download cache's partial
+/// downloads are left as they are: the next run resumes them. The signals are taken on a
+/// thread of their own (signal-hook's self-pipe): nothing runs in a signal handler.
+pub fn remove_staged_on_termination() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]) else { return };
+    let spawned = std::thread::Builder::new().name("signals".into()).spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            let paths = STAGED.lock().map(|mut s| s.take()).unwrap_or_default().unwrap_or_default();
+            for path in paths {
+                let _ = std::fs::remove_file(path);
+            }
+            let _ = signal_hook::low_level::emulate_default_handler(signal);
+            std::process::exit(128 + signal);
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::debug!("no thread for signals: {e}");
     }
 }
 
@@ -108,6 +213,9 @@ pub struct Verified {
     staged: Staged,
     pub digests: Digests,
     pub signature: SignatureCheck,
+    /// The bytes came from the download cache (hashed again and judged like a
+    /// download), not over the network.
+    pub from_cache: bool,
 }
 
 impl Verified {
@@ -122,7 +230,7 @@ impl Verified {
     ) -> Result<Verified, Verdict<'static>> {
         let verdict = judge(expected, &digests, Policy::All);
         if verdict.is_ok() {
-            Ok(Verified { staged, digests, signature })
+            Ok(Verified { staged, digests, signature, from_cache: false })
         } else {
             let mut refused =
                 Verdict { mismatches: verdict.mismatches, not_computed: verdict.not_computed, ..Verdict::default() };
@@ -135,7 +243,7 @@ impl Verified {
 
     /// A file taken out of a verified archive: the archive's verification vouches for it.
     pub fn extracted(_archive: &Verified, staged: Staged, digests: Digests, signature: SignatureCheck) -> Verified {
-        Verified { staged, digests, signature }
+        Verified { staged, digests, signature, from_cache: false }
     }
 
     /// Fuzzing only (`cargo fuzz` builds with `--cfg fuzzing`): wraps bytes that were
@@ -145,7 +253,7 @@ impl Verified {
     #[doc(hidden)]
     pub fn unverified_for_fuzzing(staged: Staged) -> Verified {
         let digests = Digests { sha256: None, sha512: None };
-        Verified { staged, digests, signature: SignatureCheck::NotRequired("fuzzing".into()) }
+        Verified { staged, digests, signature: SignatureCheck::NotRequired("fuzzing".into()), from_cache: false }
     }
 
     pub fn path(&self) -> &Path {
@@ -296,14 +404,15 @@ impl Existing {
 /// new one, never a mix, and a crash leaves one of the two.
 pub fn install(verified: Verified, dest: &Path, mode: u32) -> Result<(), InstallError> {
     check_destination(dest)?;
-    persist(verified.staged.file, dest, mode).map_err(|source| InstallError::Write { path: dest.to_path_buf(), source })
+    let Staged { file, _registered } = verified.staged;
+    persist(file, dest, mode).map_err(|source| InstallError::Write { path: dest.to_path_buf(), source })
 }
 
 /// Writes `bytes` to `path` atomically with `mode` (a lock, a mirrored checksum file):
 /// the same durability as an install.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new().prefix(".kverify-").suffix(".partial").tempfile_in(dir)?;
+    let (mut tmp, _registered) = staged_tempfile(dir, ".kverify-")?;
     std::io::Write::write_all(&mut tmp, bytes)?;
     persist(tmp, path, mode)
 }

@@ -4,6 +4,7 @@
 //! [`commands`] and orchestrates the capabilities below it.
 
 pub mod archive;
+pub mod cache;
 pub mod catalog;
 pub mod checksums;
 pub mod cli;

@@ -36,7 +36,23 @@ pub enum Plan {
     Node(NodePlan),
     Components { catalogs: Vec<PathBuf> },
     Trust(TrustPlan),
+    Cache(CachePlan),
     Completions(clap_complete::Shell),
+}
+
+/// `cache dir` or `cache clean`.
+pub enum CacheAction {
+    Dir,
+    /// Remove everything, or only what was not used for this long.
+    Clean {
+        older_than: Option<Duration>,
+    },
+}
+
+pub struct CachePlan {
+    pub action: CacheAction,
+    /// `None` when no directory can be named (no KVERIFY_CACHE_DIR, XDG_CACHE_HOME, HOME).
+    pub dir: Option<PathBuf>,
 }
 
 /// `trust update` or `trust show`.
@@ -201,6 +217,15 @@ pub fn lower(cli: Cli) -> Result<(Output, Plan), Error> {
             config: trust_config(&a.trust, a.transport.offline, None)?,
             transport: transport_options(&a.transport),
         }),
+        Command::Cache(a) => Plan::Cache(CachePlan {
+            action: match a.action {
+                cli::CacheAction::Dir => CacheAction::Dir,
+                cli::CacheAction::Clean { older_than } => CacheAction::Clean {
+                    older_than: older_than.map(|days| Duration::from_secs(days.saturating_mul(24 * 60 * 60))),
+                },
+            },
+            dir: crate::cache::default_dir(),
+        }),
         Command::Completions { shell } => Plan::Completions(shell),
     };
     Ok((output, plan))
@@ -257,6 +282,7 @@ pub fn upstream(args: &SourceArgs) -> Result<UpstreamSettings, Error> {
             config: trust_config(&args.trust, args.transport.offline, args.signature.trusted_root.clone())?,
             keyring: args.signature.keyring.clone(),
         },
+        cache: (!args.transport.no_cache).then(crate::cache::default_dir).flatten(),
     })
 }
 
@@ -266,6 +292,7 @@ fn transport_options(args: &cli::TransportArgs) -> transport::Options {
         ca_certs: args.ca_cert.clone(),
         timeout: Duration::from_secs(args.timeout.max(1)),
         offline: args.offline,
+        deadline: args.deadline.map(|s| Duration::from_secs(s.max(1))),
         ..transport::Options::default()
     }
 }

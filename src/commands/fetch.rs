@@ -121,14 +121,31 @@ impl Job<'_> {
             }
         }
 
+        // A lock that pins an archive's binaries: when they are all here, no download.
+        if let Placement::Extract { mode, .. } = &placement {
+            if let Some(found) = self.upstream.binaries_already_installed(&evidence, self.dest.dir())? {
+                let mut names = Vec::new();
+                for (name, existing) in found {
+                    existing.set_mode(*mode)?;
+                    names.push(name);
+                }
+                let check = self.upstream.check_signature(artifact, &evidence.signature, &outcome.digests)?;
+                outcome.signature(&check);
+                outcome.path = Some(self.dest.dir().to_path_buf());
+                outcome.message = Some(format!("already installed: {}; nothing downloaded", names.join(", ")));
+                return Ok(());
+            }
+        }
+
         let downloaded = self.upstream.download(artifact, &evidence, self.dest.dir(), self.progress, outcome)?;
         let Downloaded::Verified(verified) = downloaded else { return Ok(()) };
         let verified = *verified;
+        let from = if verified.from_cache { " from the cache (nothing downloaded)" } else { "" };
         match placement {
             Placement::File { path, mode } => {
                 install::install(verified, &path, mode)?;
                 outcome.path = Some(path);
-                outcome.message = Some("installed".into());
+                outcome.message = Some(format!("installed{from}"));
             }
             Placement::Extract { layout, mode } => {
                 let binaries =
@@ -136,7 +153,7 @@ impl Job<'_> {
                 let names =
                     self.dest.install_all(binaries.into_iter().map(|b| (b.name, b.verified)).collect(), mode)?;
                 outcome.path = Some(self.dest.dir().to_path_buf());
-                outcome.message = Some(format!("installed {} from {}", names.join(", "), artifact.file_name));
+                outcome.message = Some(format!("installed {} from {}{from}", names.join(", "), artifact.file_name));
             }
         }
         Ok(())

@@ -1,6 +1,7 @@
 //! One module per subcommand: each takes its plan and orchestrates the capabilities
 //! below it. No command imports another; none parses bytes.
 
+mod cache;
 mod components;
 mod fetch;
 mod identify;
@@ -24,6 +25,7 @@ pub fn run(output: Output, plan: Plan) -> Result<ExitStatus, Error> {
         Plan::Node(plan) => node::run(plan, output),
         Plan::Components { catalogs } => components::run(&catalogs, output),
         Plan::Trust(plan) => trust::run(plan, output),
+        Plan::Cache(plan) => cache::run(plan, output),
         Plan::Completions(shell) => {
             let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
             // Into memory first: clap_complete panics on a write error, and a closed

@@ -60,6 +60,9 @@ pub struct ArtifactEvidence {
     /// without a download. Kubernetes' `.sha256` and `.sha512` are two files, and a
     /// mirror can swap one.
     pub digests_tied: bool,
+    /// The binaries inside an archive, as the lock's pin lists them (by install name):
+    /// when the destination holds them all, nothing needs downloading.
+    pub binaries: Vec<Expected>,
 }
 
 impl ArtifactEvidence {
@@ -166,6 +169,7 @@ impl Upstream {
             sbom: sbom.map(|s| s.url.clone()),
             pinned_in: None,
             digests_tied,
+            binaries: Vec::new(),
         })
     }
 
@@ -185,8 +189,9 @@ impl Upstream {
         }
         super::published::require_signed(pin, origin, &self.trust)?;
         let one = Lock { artifacts: vec![pin.clone()], ..source.lock.clone() };
-        let mut expected: Vec<Expected> =
-            one.expectations(origin).into_iter().filter(|e| e.name.as_deref() == Some(pin.file.as_str())).collect();
+        let (mut expected, binaries): (Vec<Expected>, Vec<Expected>) =
+            one.expectations(origin).into_iter().partition(|e| e.name.as_deref() == Some(pin.file.as_str()));
+        let binaries = if artifact.extract.is_some() { binaries } else { Vec::new() };
         for e in &mut expected {
             e.name = Some(artifact.install_name.clone());
         }
@@ -208,6 +213,7 @@ impl Upstream {
             signature: PendingSignature::Settled(signature),
             pinned_in: Some(source.path.clone()),
             digests_tied: true,
+            binaries,
         })
     }
 

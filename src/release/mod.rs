@@ -18,7 +18,7 @@ mod trust;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 pub use download::Downloaded;
 pub use evidence::{ArtifactEvidence, LockSource, PendingSignature, RawFile};
@@ -222,6 +222,9 @@ pub struct UpstreamSettings {
     pub platform: Platform,
     pub transport: transport::Options,
     pub trust: TrustOptions,
+    /// The download cache's directory; `None` with `--no-cache` (or when no directory
+    /// can be named).
+    pub cache: Option<PathBuf>,
 }
 
 /// One run's view of the upstreams: set up once, shared by every artifact of the run.
@@ -239,6 +242,9 @@ pub struct Upstream {
     keyrings: Mutex<HashMap<crate::catalog::Keyring, Arc<crate::signature::openpgp::Keyring>>>,
     /// Release SBOMs already fetched and verified, by URL (`None`: none to use).
     sboms: Mutex<HashMap<String, Option<Arc<SignedSbom>>>>,
+    cache_dir: Option<PathBuf>,
+    /// The download cache, opened on the first artifact download (`None`: not used).
+    cache: OnceLock<Option<crate::cache::Cache>>,
 }
 
 impl Upstream {
@@ -252,7 +258,22 @@ impl Upstream {
             rotation_checked: AtomicBool::new(false),
             keyrings: Mutex::new(HashMap::new()),
             sboms: Mutex::new(HashMap::new()),
+            cache_dir: settings.cache.clone(),
+            cache: OnceLock::new(),
         })
+    }
+
+    /// The download cache, opened (created) on first use. One that cannot be used is a
+    /// warning: the run goes on without it.
+    pub fn cache(&self) -> Option<&crate::cache::Cache> {
+        self.cache
+            .get_or_init(|| {
+                let dir = self.cache_dir.as_ref()?;
+                crate::cache::Cache::open(dir)
+                    .map_err(|e| crate::report::warn(&format!("{}; not used", e.chain())))
+                    .ok()
+            })
+            .as_ref()
     }
 
     /// The trust root, loaded on first use (a run that checks no signature never needs

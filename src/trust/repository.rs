@@ -150,7 +150,7 @@ mod tests {
         let connect = TransportError::Truncated { url: "u".into(), expected: 2, got: 1 };
         assert!(matches!(refused(connect), TrustError::Unreachable { .. }));
         assert!(matches!(
-            refused(TransportError::Status { url: "u".into(), status: 503 }),
+            refused(TransportError::Status { url: "u".into(), status: 503, retry_after: None }),
             TrustError::Unreachable { .. }
         ));
         assert!(matches!(refused(TransportError::TooLarge { url: "u".into(), cap: 1 }), TrustError::Refused { .. }));

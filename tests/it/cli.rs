@@ -18,8 +18,20 @@ fn help_reads_as_its_snapshot() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/snapshots");
     let bless = std::env::var_os("KVERIFY_BLESS").is_some();
     let mut differ = Vec::new();
-    for command in ["", "fetch", "verify", "lock", "mirror", "identify", "node", "components", "trust", "trust update"]
-    {
+    for command in [
+        "",
+        "fetch",
+        "verify",
+        "lock",
+        "mirror",
+        "identify",
+        "node",
+        "components",
+        "trust",
+        "trust update",
+        "cache",
+        "cache clean",
+    ] {
         let mut args: Vec<&str> = command.split_whitespace().collect();
         args.push("--help");
         // Help shows the environment's values: run it in none.

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cache;
 mod cli;
 mod fetch;
 mod hostile_output;

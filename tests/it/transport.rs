@@ -454,3 +454,176 @@ fn a_file_mirror_is_read_from_disk_and_verified_like_any_other() {
     assert!(text(&run).contains("not published") || text(&run).contains("not found on the mirror"), "{}", text(&run));
     assert_eq!(listing(&dest), ["kubelet"]);
 }
+
+#[test]
+fn a_fifo_artifact_on_a_file_mirror_does_not_hang_fetch() {
+    let root = tempdir();
+    let dir = root.path().join("dl.k8s.io");
+    let path = k8s_path(V, "kubelet");
+    let data = bytes(30, 1000);
+    write(&dir, &format!("{path}.sha256"), sha256_hex(&data));
+    write(&dir, &format!("{path}.sha512"), sha512_hex(&data));
+    let fifo = dir.join(&path);
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let dest = root.path().join("dest");
+    std::fs::create_dir(&dest).unwrap();
+    let mirror = format!("https://dl.k8s.io=file://{}", dir.display());
+    let started = Instant::now();
+    let run = kverify([
+        "fetch",
+        "kubelet",
+        V,
+        "--dest",
+        dest.to_str().unwrap(),
+        "--mirror",
+        &mirror,
+        "--os",
+        "linux",
+        "--arch",
+        "amd64",
+        "--no-progress",
+        "--insecure-skip-signature",
+    ]);
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    run.code(1);
+    assert!(text(&run).contains("a FIFO"), "{}", text(&run));
+    assert_empty(&dest);
+    // A link on the mirror is not followed either.
+    std::fs::remove_file(&fifo).unwrap();
+    let elsewhere = write(root.path(), "elsewhere", &data);
+    std::os::unix::fs::symlink(&elsewhere, &fifo).unwrap();
+    let run = kverify([
+        "fetch",
+        "kubelet",
+        V,
+        "--dest",
+        dest.to_str().unwrap(),
+        "--mirror",
+        &mirror,
+        "--os",
+        "linux",
+        "--arch",
+        "amd64",
+        "--no-progress",
+        "--insecure-skip-signature",
+    ]);
+    run.code(1);
+    assert!(text(&run).contains("a symbolic link"), "{}", text(&run));
+    assert_empty(&dest);
+}
+
+#[test]
+fn a_429_with_retry_after_is_retried() {
+    for date in [false, true] {
+        let retry_after = if date { httpdate_in(1) } else { "1".to_string() };
+        let server = Server::start();
+        let data = publish_kubelet(&server, V, 31, 50_000);
+        let headers = vec![("Retry-After".to_string(), retry_after.clone())];
+        server.fault(&kubelet(), Fault::times(1, Fault::StatusWith(429, headers)));
+        let dest = tempdir();
+        let started = Instant::now();
+        let run = fetch(&server, dest.path(), &["kubelet", V], &["-v"]);
+        run.code(0);
+        assert!(std::fs::read(dest.path().join("kubelet")).unwrap() == data);
+        assert_eq!(server.hits(&kubelet()), 2, "Retry-After: {retry_after}");
+        // The backoff would be 0.5 s: the server's Retry-After (about 1 s) was honoured.
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "Retry-After: {retry_after}: {:?}\n{}",
+            started.elapsed(),
+            text(&run)
+        );
+        assert!(text(&run).contains("asked to retry after"), "{}", text(&run));
+    }
+}
+
+/// An HTTP date `seconds` from now.
+fn httpdate_in(seconds: i64) -> String {
+    let when = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(seconds + 1);
+    jiff::fmt::rfc2822::DateTimePrinter::new().timestamp_to_rfc9110_string(&when).unwrap()
+}
+
+#[test]
+fn a_408_is_retried() {
+    let server = Server::start();
+    let data = publish_kubelet(&server, V, 32, 50_000);
+    server.fault(&kubelet(), Fault::times(2, Fault::Status(408)));
+    let dest = tempdir();
+    fetch(&server, dest.path(), &["kubelet", V], &[]).code(0);
+    assert_eq!(server.hits(&kubelet()), 3);
+    assert!(std::fs::read(dest.path().join("kubelet")).unwrap() == data);
+    // Still 408 after the retries: retry later (3), never "not published" (1).
+    server.fault(&kubelet(), Fault::Status(408));
+    let empty = tempdir();
+    let run = fetch(&server, empty.path(), &["kubelet", V], &[]);
+    run.code(3);
+    assert!(!text(&run).contains("not published"), "{}", text(&run));
+    assert_empty(empty.path());
+}
+
+#[test]
+fn a_429_whose_retry_after_passes_the_deadline_is_exit_3_without_waiting() {
+    let server = Server::start();
+    publish_kubelet(&server, V, 33, 50_000);
+    server.fault(&kubelet(), Fault::StatusWith(429, vec![("Retry-After".into(), "3600".into())]));
+    let dest = tempdir();
+    let started = Instant::now();
+    let run = fetch(&server, dest.path(), &["kubelet", V], &["--deadline", "20"]);
+    run.code(3);
+    assert!(started.elapsed() < Duration::from_secs(10), "waited {:?}", started.elapsed());
+    assert!(text(&run).contains("HTTP 429 (asked to retry after 3600 s)"), "{}", text(&run));
+    assert_eq!(server.hits(&kubelet()), 1);
+    assert_empty(dest.path());
+}
+
+#[test]
+fn credentials_in_a_bad_mirror_value_are_never_printed() {
+    let dest = tempdir();
+    let secret = "t0k3n-s3cr3t";
+    let cases = [
+        // A mistyped scheme.
+        format!("https://dl.k8s.io=htps://user:{secret}@mirror.example/k8s"),
+        // No scheme at all.
+        format!("https://dl.k8s.io=user:{secret}@mirror.example/k8s"),
+        // A token with a comma: the value is split in two, each half a secret.
+        format!("https://dl.k8s.io=https://user:{}@mirror.example/k8s", secret.replace('-', ",")),
+        // A password that makes the authority unparsable.
+        format!("https://dl.k8s.io=https://user:{secret}:x@mirror.example:bad/k8s"),
+    ];
+    for value in &cases {
+        for (flag, env) in [(true, false), (false, true)] {
+            let mut cmd = kverify_cmd();
+            cmd.args([
+                "fetch",
+                "kubelet",
+                V,
+                "--dest",
+                dest.path().to_str().unwrap(),
+                "--os",
+                "linux",
+                "--arch",
+                "amd64",
+            ]);
+            if flag {
+                cmd.args(["--mirror", value]);
+            }
+            if env {
+                cmd.env("KVERIFY_MIRROR", value);
+            }
+            let out = cmd.args(["-vv", "--insecure-skip-signature"]).output().unwrap();
+            let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            assert_eq!(out.status.code(), Some(2), "{value}: {all}");
+            assert!(all.contains("mirror entry"), "{value}: says which entry: {all}");
+            for part in secret.split('-') {
+                assert!(!all.contains(part), "{value}: printed {part:?}: {all}");
+            }
+        }
+    }
+    // The comma case names the entry by position and says what to do.
+    let mut cmd = kverify_cmd();
+    cmd.args(["fetch", "kubelet", V, "--dest", dest.path().to_str().unwrap(), "--os", "linux", "--arch", "amd64"]);
+    let out = cmd.env("KVERIFY_MIRROR", &cases[2]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("of 2") && stderr.contains("%2C"), "{stderr}");
+    assert_empty(dest.path());
+}

@@ -55,6 +55,9 @@ pub fn kverify_cmd() -> Command {
     // KVERIFY_TRUST_DIR and --tuf-url themselves.
     let no_trust = std::env::temp_dir().join(format!("kverify-it-trust-{}", std::process::id()));
     cmd.env("KVERIFY_TRUST_DIR", no_trust).env("KVERIFY_TUF_URL", "off").env_remove("KVERIFY_OFFLINE");
+    // A download cache of this command's own, so that no run finds another's artifacts
+    // (tests of the cache share one on purpose by setting KVERIFY_CACHE_DIR).
+    cmd.env("KVERIFY_CACHE_DIR", scratch_cache()).env_remove("KVERIFY_NO_CACHE").env_remove("KVERIFY_DEADLINE");
     // The test servers are on loopback: a proxy from the environment must not intercept them.
     for proxy in ["http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"] {
         cmd.env_remove(proxy);
@@ -62,13 +65,26 @@ pub fn kverify_cmd() -> Command {
     cmd
 }
 
-/// Runs kverify with `args` and collects what it printed.
+/// A new, empty directory name for one command's download cache, under one directory
+/// per test process.
+pub fn scratch_cache() -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("kverify-it-cache-{}", std::process::id())).join(n.to_string())
+}
+
+/// Runs kverify with `args` and collects what it printed; its scratch cache is removed.
 pub fn kverify<I, S>(args: I) -> Run
 where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let out = kverify_cmd().args(args).output().expect("run kverify");
+    let mut cmd = kverify_cmd();
+    let out = cmd.args(args).output().expect("run kverify");
+    let cache = cmd.get_envs().find(|(k, _)| *k == "KVERIFY_CACHE_DIR").and_then(|(_, v)| v.map(PathBuf::from));
+    if let Some(dir) = cache.filter(|d| d.starts_with(std::env::temp_dir())) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -42,6 +42,29 @@ pub enum Fault {
     Redirect(String),
     /// The first `times` requests get `fault`, later ones the file.
     Times { times: usize, fault: Box<Fault> },
+    /// This status with these headers and an HTML page (429 with `Retry-After`).
+    StatusWith(u16, Vec<(String, String)>),
+    /// The file served as a real server serves it: validators, single byte ranges,
+    /// `If-Range`, with faults on top (see [`Ranged`]).
+    Ranged(Ranged),
+}
+
+/// How a [`Fault::Ranged`] path is served.
+#[derive(Clone, Debug, Default)]
+pub struct Ranged {
+    /// A strong `ETag` to send and honour in `If-Range`.
+    pub etag: Option<String>,
+    /// A `Last-Modified` date to send and honour in `If-Range`.
+    pub last_modified: Option<String>,
+    /// Ignore `Range`: always 200 with the whole file.
+    pub ignore_range: bool,
+    /// Close the connection when the file's byte offset reaches this.
+    pub cut: Option<usize>,
+    /// Like `cut`, but hold the connection open (until the client hangs up).
+    pub stall: Option<usize>,
+    /// A lying `Content-Range`: a range from A is answered with the bytes (and header)
+    /// from A + shift.
+    pub shift: usize,
 }
 
 impl Fault {
@@ -78,6 +101,8 @@ struct State {
     max_active: AtomicUsize,
     /// Bytes of file bodies written, all paths together.
     sent: AtomicUsize,
+    /// (path, status, body bytes) of each response, in order.
+    responses: Mutex<Vec<(String, u16, usize)>>,
     stopped: AtomicBool,
 }
 
@@ -188,6 +213,20 @@ impl Server {
     pub fn bytes_sent(&self) -> usize {
         self.state.sent.load(Ordering::SeqCst)
     }
+
+    /// (status, body bytes sent) of each response to `path`, in order (a response is
+    /// recorded once its body is done or broken off).
+    pub fn responses(&self, path: &str) -> Vec<(u16, usize)> {
+        let path = normalize(path);
+        self.state.responses.lock().unwrap().iter().filter(|(p, ..)| *p == path).map(|(_, s, n)| (*s, *n)).collect()
+    }
+
+    /// Forgets every request and response seen so far.
+    pub fn forget(&self) {
+        self.state.log.lock().unwrap().clear();
+        self.state.responses.lock().unwrap().clear();
+        self.state.hits.lock().unwrap().clear();
+    }
 }
 
 impl Drop for Server {
@@ -231,7 +270,7 @@ fn handle<S: Read + Write>(state: &State, mut stream: S, raw: &TcpStream) -> io:
     if let Some(Fault::Times { times, fault: inner }) = fault {
         fault = (hit <= times).then_some(*inner);
     }
-    let mut w = Writer { stream: &mut stream, state };
+    let mut w = Writer { stream: &mut stream, state, status: 0, sent: 0 };
     match (fault, file) {
         (None, Some(body)) => w.respond(200, "application/octet-stream", &body),
         (None, None) | (Some(Fault::Status(404)), _) => w.html(404),
@@ -240,6 +279,20 @@ fn handle<S: Read + Write>(state: &State, mut stream: S, raw: &TcpStream) -> io:
         (Some(Fault::Redirect(to)), _) => {
             w.head(302, &[("Location", &to), ("Content-Length", "0")])?;
             w.stream.flush()
+        }
+        (Some(Fault::StatusWith(code, headers)), _) => {
+            let page = format!("<html><body><h1>{code}</h1></body></html>\n");
+            let len = page.len().to_string();
+            let mut all: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            all.push(("Content-Type", "text/html"));
+            all.push(("Content-Length", &len));
+            w.head(code, &all)?;
+            w.body(page.as_bytes())
+        }
+        (Some(Fault::Ranged(spec)), Some(body)) => {
+            let result = ranged(&mut w, &request, &spec, &body, raw);
+            state.responses.lock().unwrap().push((path.clone(), w.status, w.sent));
+            result
         }
         (Some(fault), body) => {
             let body = body.unwrap_or_default();
@@ -292,10 +345,71 @@ fn handle<S: Read + Write>(state: &State, mut stream: S, raw: &TcpStream) -> io:
                     }
                     Ok(())
                 }
-                Fault::Status(_) | Fault::Html | Fault::Redirect(_) | Fault::Times { .. } => unreachable!(),
+                Fault::Ranged(_) => w.html(404),
+                Fault::Status(_) | Fault::Html | Fault::Redirect(_) | Fault::Times { .. } | Fault::StatusWith(..) => {
+                    unreachable!()
+                }
             }
         }
     }
+}
+
+/// Serves `body` as [`Fault::Ranged`] says.
+fn ranged<S: Write>(
+    w: &mut Writer<'_, S>,
+    request: &Request,
+    spec: &Ranged,
+    body: &[u8],
+    raw: &TcpStream,
+) -> io::Result<()> {
+    let size = body.len();
+    let if_range_holds = match request.header("if-range") {
+        None => true,
+        Some(v) if v.starts_with('"') => spec.etag.as_deref() == Some(v),
+        Some(v) => spec.last_modified.as_deref() == Some(v),
+    };
+    let asked = request.header("range").and_then(|r| r.strip_prefix("bytes=")).and_then(|r| {
+        let (a, b) = r.split_once('-')?;
+        let a: usize = a.parse().ok()?;
+        let b: usize = if b.is_empty() { size.checked_sub(1)? } else { b.parse().ok()? };
+        Some((a, b.min(size.saturating_sub(1))))
+    });
+    let (mut first, last, status) = match asked {
+        Some((a, _)) if !spec.ignore_range && if_range_holds && a >= size => {
+            let unsatisfiable = format!("bytes */{size}");
+            w.head(416, &[("Content-Range", &unsatisfiable), ("Content-Length", "0")])?;
+            return Ok(());
+        }
+        Some((a, b)) if !spec.ignore_range && if_range_holds && a <= b => (a, b, 206),
+        _ => (0, size.saturating_sub(1), 200),
+    };
+    if status == 206 {
+        first = (first + spec.shift).min(last);
+    }
+    let len = (last + 1 - first).to_string();
+    let range = format!("bytes {first}-{last}/{size}");
+    let mut headers = vec![("Content-Type", "application/octet-stream"), ("Content-Length", len.as_str())];
+    if status == 206 {
+        headers.push(("Content-Range", &range));
+    }
+    if !spec.ignore_range {
+        headers.push(("Accept-Ranges", "bytes"));
+    }
+    if let Some(tag) = &spec.etag {
+        headers.push(("ETag", tag));
+    }
+    if let Some(date) = &spec.last_modified {
+        headers.push(("Last-Modified", date));
+    }
+    w.head(status, &headers)?;
+    let halt = spec.cut.or(spec.stall).map_or(last + 1, |h| h.max(first)).min(last + 1);
+    for piece in body[first..halt].chunks(64 * 1024) {
+        w.body(piece)?;
+    }
+    if halt <= last && spec.stall.is_some() {
+        wait_for_hangup(raw);
+    }
+    Ok(())
 }
 
 const HTML_PAGE: &str = "<!DOCTYPE html>\n<html><head><title>Sign in</title></head>\n<body><p>Please sign in to continue.</p></body></html>\n";
@@ -340,10 +454,13 @@ fn read_head<S: Read>(stream: &mut S) -> io::Result<Option<Request>> {
 struct Writer<'a, S: Write> {
     stream: &'a mut S,
     state: &'a State,
+    status: u16,
+    sent: usize,
 }
 
 impl<S: Write> Writer<'_, S> {
     fn head(&mut self, status: u16, headers: &[(&str, &str)]) -> io::Result<()> {
+        self.status = status;
         let mut head = format!("HTTP/1.1 {status} {}\r\nConnection: close\r\n", reason(status));
         for (name, value) in headers {
             head.push_str(&format!("{name}: {value}\r\n"));
@@ -357,6 +474,7 @@ impl<S: Write> Writer<'_, S> {
         self.stream.write_all(bytes)?;
         self.stream.flush()?;
         self.state.sent.fetch_add(bytes.len(), Ordering::SeqCst);
+        self.sent += bytes.len();
         Ok(())
     }
 
@@ -377,7 +495,11 @@ impl<S: Write> Writer<'_, S> {
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        206 => "Partial Content",
         302 => "Found",
+        408 => "Request Timeout",
+        416 => "Range Not Satisfiable",
+        429 => "Too Many Requests",
         403 => "Forbidden",
         404 => "Not Found",
         500 => "Internal Server Error",
