@@ -4,6 +4,7 @@
 //! ```text
 //! $KVERIFY_CACHE_DIR/        mode 0700, owned by the user running kverify (else not used)
 //!   sha256/<hex>             an artifact that verified, named by the SHA-256 of its bytes (0400)
+//!   source/<hex of URL>      the SHA-256 (hex) of the entry last verified from that URL
 //!   partial/<hex>/           an interrupted download, named by the SHA-256 it must have
 //!     data                   the bytes received so far, a prefix of the file
 //!     state.json             the SHA-256 of the URL it came from, the server's validator
@@ -14,7 +15,10 @@
 //! Nothing here is evidence. An entry is found by a digest that the checksums, the
 //! signature or the lock supplied, and its bytes are hashed again on their way into the
 //! destination and judged like downloaded bytes: an entry that does not match is removed
-//! and the artifact downloaded. A partial download is hashed again too (the part on disk
+//! and the artifact downloaded. An entry answers only for the URL (as located, through
+//! any mirror) it was downloaded from: the cache spares a repeat download, it never
+//! stands in for another source, so a mirror that now serves other bytes is still caught
+//! and reported rather than masked by a copy from elsewhere. A partial download is hashed again too (the part on disk
 //! first) before anything is installed.
 //!
 //! Two processes: a partial is `flock`ed by the process that downloads into it; another
@@ -37,6 +41,7 @@ use crate::transport::{Resume, Sink, Start, Validator};
 
 const ENTRIES: &str = "sha256";
 const PARTIALS: &str = "partial";
+const SOURCES: &str = "source";
 const DATA: &str = "data";
 const STATE: &str = "state.json";
 /// Entries are read-only: nothing is meant to change them in place.
@@ -116,7 +121,7 @@ impl Cache {
         if meta.mode() & 0o022 != 0 {
             return Err(CacheError::Writable { path: dir.to_path_buf(), mode: meta.mode() & 0o7777 });
         }
-        for sub in [ENTRIES, PARTIALS] {
+        for sub in [ENTRIES, PARTIALS, SOURCES] {
             let path = dir.join(sub);
             match std::fs::DirBuilder::new().mode(0o700).create(&path) {
                 Ok(()) => {}
@@ -147,12 +152,33 @@ impl Cache {
         self.dir.join(ENTRIES).join(hex::encode(sha256))
     }
 
-    /// Copies the entry stored under `sha256` into `dest` (a staged file), hashing with
-    /// `set` on the way: a reflink where the filesystem can share the blocks (the copy
-    /// is then hashed), else a copy through the one byte pipeline, which hashes as it
-    /// copies. What is hashed is what was written to `dest`. `None`: no usable entry
-    /// (one that is a link or not a regular file is removed).
-    pub fn stage_entry(&self, sha256: &[u8; 32], dest: &mut File, set: AlgorithmSet) -> Option<io::Result<Hashed>> {
+    fn source_path(&self, url: &str) -> PathBuf {
+        self.dir.join(SOURCES).join(url_key(url))
+    }
+
+    /// Whether the entry under `sha256` was last verified from `url`.
+    fn came_from(&self, sha256: &[u8; 32], url: &str) -> bool {
+        let Ok((file, meta)) = regular_file::open(&self.source_path(url), Links::Refuse) else { return false };
+        let mut text = String::new();
+        meta.len() <= 128 && file.take(128).read_to_string(&mut text).is_ok() && text.trim() == hex::encode(sha256)
+    }
+
+    /// Copies the entry stored under `sha256`, downloaded from `url` (as located), into
+    /// `dest` (a staged file), hashing with `set` on the way: a reflink where the
+    /// filesystem can share the blocks (the copy is then hashed), else a copy through the
+    /// one byte pipeline, which hashes as it copies. What is hashed is what was written
+    /// to `dest`. `None`: no usable entry from that URL (one that is a link or not a
+    /// regular file is removed).
+    pub fn stage_entry(
+        &self,
+        sha256: &[u8; 32],
+        url: &str,
+        dest: &mut File,
+        set: AlgorithmSet,
+    ) -> Option<io::Result<Hashed>> {
+        if !self.came_from(sha256, url) {
+            return None;
+        }
         let path = self.entry_path(sha256);
         let (mut entry, meta) = match regular_file::open(&path, Links::Refuse) {
             Ok(opened) => opened,
@@ -249,6 +275,13 @@ impl Cache {
             cleaned.partials += 1;
             cleaned.bytes += data.map_or(0, |d| d.len());
             partial.remove();
+        }
+        // A source record whose entry is gone says nothing.
+        for item in read_dir(&self.dir.join(SOURCES))? {
+            let entry = std::fs::read_to_string(item.path()).ok().map(|hex| entries.join(hex.trim()));
+            if cutoff.is_none() || !entry.is_some_and(|e| e.is_file()) {
+                let _ = std::fs::remove_file(item.path());
+            }
         }
         Ok(cleaned)
     }
@@ -391,6 +424,8 @@ impl Partial {
             self.data.set_permissions(std::fs::Permissions::from_mode(ENTRY_MODE))?;
         }
         std::fs::rename(self.dir.join(DATA), cache.entry_path(sha256))?;
+        let source = cache.dir.join(SOURCES).join(&self.url);
+        crate::install::write_atomic(&source, hex::encode(sha256).as_bytes(), 0o600)?;
         self.remove();
         Ok(())
     }
@@ -596,12 +631,15 @@ mod tests {
         d.keep(&cache, &sha);
         assert!(!dir.path().join(PARTIALS).join(hex::encode(sha)).exists());
         let mut dest = tempfile::tempfile().unwrap();
-        let (digests, n) = cache.stage_entry(&sha, &mut dest, AlgorithmSet::BOTH).unwrap().unwrap();
+        let (digests, n) = cache.stage_entry(&sha, "u", &mut dest, AlgorithmSet::BOTH).unwrap().unwrap();
         assert_eq!((digests.sha256_bytes(), n), (Some(&sha), 12));
+        // An entry answers for the URL it came from, never for another source.
+        assert!(cache.stage_entry(&sha, "elsewhere", &mut dest, AlgorithmSet::BOTH).is_none());
 
         let other = [9u8; 32];
+        std::fs::write(cache.source_path("v"), hex::encode(other)).unwrap();
         std::os::unix::fs::symlink("/etc/passwd", cache.entry_path(&other)).unwrap();
-        assert!(cache.stage_entry(&other, &mut dest, AlgorithmSet::BOTH).is_none());
+        assert!(cache.stage_entry(&other, "v", &mut dest, AlgorithmSet::BOTH).is_none());
         assert!(cache.entry_path(&other).symlink_metadata().is_err(), "the planted link is removed");
         assert!(Path::new("/etc/passwd").exists());
     }

@@ -70,12 +70,12 @@ impl Upstream {
     ) -> Result<Downloaded, Error> {
         let cache = self.cache();
         let sha256 = first_sha256(&evidence.expected);
+        let located = self.transport.locate(&evidence.url);
         if let (Some(cache), Some(sha256)) = (cache, &sha256) {
             if let Some(verified) = self.cached_copy(cache, sha256, artifact, evidence, dir, outcome)? {
                 return Ok(Downloaded::Verified(Box::new(verified)));
             }
         }
-        let located = self.transport.locate(&evidence.url);
         let mut partial = cache.zip(sha256.as_ref()).and_then(|(c, sha)| c.partial(sha, &located));
         let bar = progress.bar(&artifact.label());
         // Twice at most: bytes that do not verify after a resume may be a damaged part on
@@ -129,8 +129,9 @@ impl Upstream {
     }
 
     /// The artifact from the download cache, staged in `dir` and verified like a
-    /// download: `None` when nothing is stored under `sha256`, or what is stored does not
-    /// verify (it is then removed).
+    /// download: `None` when nothing downloaded from where the artifact is located now
+    /// (through any mirror) is stored under `sha256`, or what is stored does not verify
+    /// (it is then removed).
     fn cached_copy(
         &self,
         cache: &Cache,
@@ -144,7 +145,12 @@ impl Upstream {
         // Both digests, as a download computes them (SHA-512 on a second core): cached
         // bytes are judged exactly as downloaded ones, against every digest the evidence
         // names, and a lock pins both digests of an archive found in the cache.
-        let digests = match cache.stage_entry(sha256, staged.file_mut(), AlgorithmSet::BOTH) {
+        let digests = match cache.stage_entry(
+            sha256,
+            &self.transport.locate(&evidence.url),
+            staged.file_mut(),
+            AlgorithmSet::BOTH,
+        ) {
             None => return Ok(None),
             Some(Ok((digests, _))) => digests,
             Some(Err(e)) => {

@@ -554,3 +554,36 @@ fn a_lock_of_a_cached_archive_still_pins_both_digests() {
         assert!(text.contains(&sha512_hex(data)), "{text}");
     }
 }
+
+/// A mirror that serves other bytes under the upstream's checksums is caught even when
+/// the cache holds the genuine artifact: an entry answers only for the URL it came from,
+/// so the cache never masks what a source now serves (exit 1, nothing installed). The
+/// source the entry came from still gets it with no download.
+#[test]
+fn a_tampered_mirror_is_caught_though_the_cache_holds_the_genuine_bytes() {
+    let good = Server::start();
+    let data = publish_kubelet(&good, V, 21, 200_000);
+    let bad = Server::start();
+    let mut tampered = data.clone();
+    tampered[4096] ^= 0xff;
+    publish_k8s(&bad, V, "kubelet", &tampered);
+    bad.put(&format!("{}.sha256", kubelet()), sha256_hex(&data));
+    bad.put(&format!("{}.sha512", kubelet()), sha512_hex(&data));
+    let root = tempdir();
+    let cache = root.path().join("cache");
+    fetch_cached(&good, &root.path().join("d1"), &cache, &["kubelet", V], &[]).code(0);
+
+    let run = fetch_cached(&bad, &root.path().join("d2"), &cache, &["kubelet", V], &[]);
+    run.code(1);
+    assert!(run.line_with("kubelet v1.29.0").starts_with("FAIL"), "{}", run.stdout);
+    assert!(run.stdout.contains("sha256 mismatch"), "{}", run.stdout);
+    assert_eq!(bad.hits(&kubelet()), 1, "the mirror's bytes were downloaded and judged");
+    assert!(listing(&root.path().join("d2")).is_empty());
+    assert!(std::fs::read(entry(&cache, &data)).unwrap() == data, "the genuine entry is kept");
+
+    let run = fetch_cached(&good, &root.path().join("d3"), &cache, &["kubelet", V], &[]);
+    run.code(0);
+    assert!(run.stdout.contains("from the cache"), "{}", run.stdout);
+    assert_eq!(good.hits(&kubelet()), 1);
+    assert_installed(&root.path().join("d3"), "kubelet", &data);
+}
