@@ -319,6 +319,21 @@ fn wait_for(path: &Path, len: u64) {
     }
 }
 
+/// Starts `kverify fetch` of kubelet into `dest` with `cache`, and returns once the
+/// server (made to stall there) has sent `at` bytes of `data` into the partial download.
+fn stalled_fetch(server: &Server, cache: &Path, dest: &Path, data: &[u8], at: u64) -> std::process::Child {
+    std::fs::create_dir(dest).unwrap();
+    let child = kverify_cmd()
+        .env("KVERIFY_CACHE_DIR", cache)
+        .args(fetch_args(server, dest, &["kubelet", V], &["--timeout", "30"]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(&partial(cache, data), at);
+    child
+}
+
 #[test]
 fn a_process_killed_mid_download_resumes_where_it_stopped() {
     let server = Server::start();
@@ -326,15 +341,7 @@ fn a_process_killed_mid_download_resumes_where_it_stopped() {
     server.fault(&kubelet(), Fault::Ranged(Ranged { stall: Some(500_000), ..etag() }));
     let root = tempdir();
     let (cache, dest) = (root.path().join("cache"), root.path().join("d"));
-    std::fs::create_dir(&dest).unwrap();
-    let mut child = kverify_cmd()
-        .env("KVERIFY_CACHE_DIR", &cache)
-        .args(fetch_args(&server, &dest, &["kubelet", V], &["--timeout", "30"]))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for(&partial(&cache, &data), 500_000);
+    let mut child = stalled_fetch(&server, &cache, &dest, &data, 500_000);
     child.kill().unwrap(); // SIGKILL: no destructor runs
     child.wait().unwrap();
     settle(&server);
@@ -353,15 +360,7 @@ fn stopped_by(signal: i32, seed: u64) -> std::process::ExitStatus {
     server.fault(&kubelet(), Fault::Ranged(Ranged { stall: Some(300_000), ..etag() }));
     let root = tempdir();
     let (cache, dest) = (root.path().join("cache"), root.path().join("d"));
-    std::fs::create_dir(&dest).unwrap();
-    let mut child = kverify_cmd()
-        .env("KVERIFY_CACHE_DIR", &cache)
-        .args(fetch_args(&server, &dest, &["kubelet", V], &["--timeout", "30"]))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for(&partial(&cache, &data), 300_000);
+    let mut child = stalled_fetch(&server, &cache, &dest, &data, 300_000);
     assert_eq!(listing(&dest).len(), 1, "a staged file while downloading: {:?}", listing(&dest));
     let killed = std::process::Command::new("kill").args([format!("-{signal}"), child.id().to_string()]).status();
     assert!(killed.unwrap().success());

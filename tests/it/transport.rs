@@ -468,22 +468,16 @@ fn a_fifo_artifact_on_a_file_mirror_does_not_hang_fetch() {
     let dest = root.path().join("dest");
     std::fs::create_dir(&dest).unwrap();
     let mirror = format!("https://dl.k8s.io=file://{}", dir.display());
+    let fetch = || {
+        let dest = dest.to_str().unwrap();
+        kverify(
+            ["fetch", "kubelet", V, "--dest", dest, "--mirror", &mirror, "--os", "linux", "--arch", "amd64"]
+                .into_iter()
+                .chain(["--no-progress", "--insecure-skip-signature"]),
+        )
+    };
     let started = Instant::now();
-    let run = kverify([
-        "fetch",
-        "kubelet",
-        V,
-        "--dest",
-        dest.to_str().unwrap(),
-        "--mirror",
-        &mirror,
-        "--os",
-        "linux",
-        "--arch",
-        "amd64",
-        "--no-progress",
-        "--insecure-skip-signature",
-    ]);
+    let run = fetch();
     assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
     run.code(1);
     assert!(text(&run).contains("a FIFO"), "{}", text(&run));
@@ -492,21 +486,7 @@ fn a_fifo_artifact_on_a_file_mirror_does_not_hang_fetch() {
     std::fs::remove_file(&fifo).unwrap();
     let elsewhere = write(root.path(), "elsewhere", &data);
     std::os::unix::fs::symlink(&elsewhere, &fifo).unwrap();
-    let run = kverify([
-        "fetch",
-        "kubelet",
-        V,
-        "--dest",
-        dest.to_str().unwrap(),
-        "--mirror",
-        &mirror,
-        "--os",
-        "linux",
-        "--arch",
-        "amd64",
-        "--no-progress",
-        "--insecure-skip-signature",
-    ]);
+    let run = fetch();
     run.code(1);
     assert!(text(&run).contains("a symbolic link"), "{}", text(&run));
     assert_empty(&dest);
