@@ -18,6 +18,8 @@ import tarfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 OUT = ROOT / "fuzz" / "corpus"
+# Files gpg made once, shared with the unit tests of src/signature/openpgp.rs.
+TESTDATA = ROOT / "src" / "signature" / "testdata"
 VECTORS = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ROOT.parent / "shared" / "testvectors")
 SHA = lambda b: hashlib.sha256(b).digest()
 H256 = lambda b: hashlib.sha256(b).hexdigest()
@@ -209,31 +211,11 @@ def archives():
     put("archive", "pax-tar", b"\x00" + pax)
 
 
-# Made once with gpg by the fuzz target's key (fuzz/fuzz_targets/openpgp.rs, whose secret half
-# was thrown away): runc's clear-signed runc.sha256sum and helm's detached .sha256sum.asc, both
-# signed 2025-06-01, byte for byte as gpg wrote them.
-PGP_RUNC_SHA256SUM = """-----BEGIN PGP SIGNED MESSAGE-----
-Hash: SHA256
-
-e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05  runc.amd64
-629d4630657caace9c819fd3797f4a70c397fbd41a2a7e464a0507dad675d52c  runc.arm64
-- -e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05  runc.tar.xz
------BEGIN PGP SIGNATURE-----
-
-iHUEARYIAB0WIQRF3Dna5P34Spaq8fMb4bgrS0E86QUCaDuYAAAKCRAb4bgrS0E8
-6ap7AP4pkKDJYJhtZMn4sBeHEZq81sTopUPDkPZ42rxVSs0zkwEAxz8pnefzu00A
-MO4smhZT5dmfjIVWNqi2sJow9jhaAwo=
-=Cvew
------END PGP SIGNATURE-----
-"""
-PGP_HELM_ASC = """-----BEGIN PGP SIGNATURE-----
-
-iHUEABYIAB0WIQRF3Dna5P34Spaq8fMb4bgrS0E86QUCaDuYAAAKCRAb4bgrS0E8
-6ffaAQCkLv327m24xY9HpsLMvsrf9Pk36ACRBTB2KmV5p8oYxgD/bJbstOSJIxlU
-PxSWdkKdk5rDU0zpqk6Dc044wX99YgE=
-=1LkZ
------END PGP SIGNATURE-----
-"""
+# Made once with gpg by the fuzz target's key (src/signature/testdata/gpg-signer.asc, whose
+# secret half was thrown away): runc's clear-signed runc.sha256sum and helm's detached
+# .sha256sum.asc, both signed 2025-06-01, byte for byte as gpg wrote them.
+PGP_RUNC_SHA256SUM = (TESTDATA / "runc.sha256sum").read_text()
+PGP_HELM_ASC = (TESTDATA / "helm.sha256sum.asc").read_text()
 PGP_HELM_SHA256SUM = "e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05  helm-v3.14.1-linux-amd64.tar.gz\n"
 
 

@@ -26,23 +26,7 @@ use pgp::composed::{
 /// `gpg --quick-gen-key 'kverify fuzz signer <fuzz@kverify.test>' ed25519 cert` at
 /// 2025-01-01, with an ed25519 signing subkey (45DC39DAE4FDF84A96AAF1F31BE1B82B4B413CE9);
 /// the secret key was thrown away.
-const KEY_ASC: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----
-
-mDMEZ3SFgBYJKwYBBAHaRw8BAQdAm+x535pSApYvBlfgpyDSevCB+ua0xObh6iwW
-zslAso60J2t2ZXJpZnkgZnV6eiBzaWduZXIgPGZ1enpAa3ZlcmlmeS50ZXN0PoiQ
-BBMWCAA4FiEEyXPN99fdnHw8ppyMj0gxhS6iJywFAmd0hYACGwEFCwkIBwIGFQoJ
-CAsCBBYCAwECHgECF4AACgkQj0gxhS6iJywvQQD/c/yD+WjqudJHs8bp8ALTONaF
-449Idl+MACnfFpCnA4EA/R8+c5EZTBgRzOQRXyiTMfXCeX3H+eG72XP0DNYv/f8G
-uDMEZ3SFvBYJKwYBBAHaRw8BAQdAi3QDMo7ofjyvu0pkQhamEUoNeeQ5CU6/j41T
-9XRq8ymI7wQYFggAIBYhBMlzzffX3Zx8PKacjI9IMYUuoicsBQJndIW8AhsCAIEJ
-EI9IMYUuoicsdiAEGRYIAB0WIQRF3Dna5P34Spaq8fMb4bgrS0E86QUCZ3SFvAAK
-CRAb4bgrS0E86c+SAPwMVXYDaRAQNMQE5nggjUzq7tx674mMMxQ4qMGGQ7nK7QD/
-QtA2XRIppLk1Y0xhMb+ok+EmLEyC3zN6Pr7DtI0rMQm47AD/Qa2ifDOmfnzSNHwx
-9mm8Ogkt9MgMMkhfuJ9JhxI1JrUA/i5RyGXMzUNOni9NTYXBvHAdh4zSOpor8n3o
-F82CfloG
-=uaVP
------END PGP PUBLIC KEY BLOCK-----
-";
+const KEY_ASC: &str = include_str!("../../src/signature/testdata/gpg-signer.asc");
 const FINGERPRINT: &str = "C973CDF7D7DD9C7C3CA69C8C8F4831852EA2272C";
 
 fn keyring() -> &'static Keyring {

@@ -187,7 +187,7 @@ impl Upstream {
             let lock = source.path.clone();
             return Err(ReleaseError::PinMoved { artifact: artifact.label(), lock, pinned, catalog }.into());
         }
-        super::published::require_signed(pin, origin, &self.trust)?;
+        super::signatures::require_signed(pin, origin, &self.trust)?;
         let one = Lock { artifacts: vec![pin.clone()], ..source.lock.clone() };
         let (mut expected, binaries): (Vec<Expected>, Vec<Expected>) =
             one.expectations(origin).into_iter().partition(|e| e.name.as_deref() == Some(pin.file.as_str()));

@@ -8,12 +8,12 @@ use std::sync::{Arc, OnceLock};
 use crate::catalog::Artifact;
 use crate::digest::Digest;
 use crate::expect::Expected;
-use crate::lock::{Lock, Pin};
+use crate::lock::Lock;
 use crate::signature::{SignatureCheck, TrustRoot};
 use crate::version::Request;
 
-use super::signatures::pinned_evidence;
-use super::{Error, PendingSignature, ReleaseError, SignaturePolicy, TrustOptions, Upstream};
+use super::signatures::{pinned_evidence, require_signed};
+use super::{Error, PendingSignature, ReleaseError, TrustOptions, Upstream};
 
 impl Upstream {
     /// The published digests of every `requests` release, for files on disk. With
@@ -91,13 +91,4 @@ pub fn pinned_expectations(lock: &Lock, path: &Path, trust: &TrustOptions) -> Re
         }
     }
     Ok(pinned)
-}
-
-/// Under `--require-signature`, a pin must hold the signature it was locked with: a
-/// lock is no way around the policy.
-pub fn require_signed(pin: &Pin, lock: &Path, trust: &TrustOptions) -> Result<(), ReleaseError> {
-    if trust.policy == SignaturePolicy::Require && pin.signature.is_none() {
-        return Err(ReleaseError::PinUnsigned { artifact: pin.subject.to_string(), lock: lock.to_path_buf() });
-    }
-    Ok(())
 }

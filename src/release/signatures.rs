@@ -3,14 +3,14 @@
 
 use crate::catalog::{Artifact, Keyring, SignatureKind, SignatureRef};
 use crate::expect::Expected;
-use crate::lock::PinnedSignature;
+use crate::lock::{Pin, PinnedSignature};
 use crate::sbom::Sbom;
 use std::sync::Arc;
 
 use crate::signature::{self, openpgp, IdentityMatcher, Policy, SignatureCheck, SignatureError, SignatureEvidence};
 use crate::transport::TransportError;
 
-use super::{Error, RawFile, ReleaseError, SignaturePolicy, Upstream};
+use super::{Error, RawFile, ReleaseError, SignaturePolicy, TrustOptions, Upstream};
 
 /// Signatures and bundles are small; attestation files of many bundles less so.
 const MAX_SIGNATURE_LEN: u64 = 16 * 1024 * 1024;
@@ -329,4 +329,13 @@ pub(super) fn signed_sbom(upstream: &Upstream, artifact: &Artifact) -> Result<Op
     let sbom = Sbom::parse(&sbom_ref.url, &bytes)?;
     sbom.require_namespace(&sbom_ref.namespace)?;
     Ok(Some(SignedSbom { url: sbom_ref.url.clone(), sbom, evidence }))
+}
+
+/// Under `--require-signature`, a pin must hold the signature it was locked with: a
+/// lock is no way around the policy.
+pub fn require_signed(pin: &Pin, lock: &std::path::Path, trust: &TrustOptions) -> Result<(), ReleaseError> {
+    if trust.policy == SignaturePolicy::Require && pin.signature.is_none() {
+        return Err(ReleaseError::PinUnsigned { artifact: pin.subject.to_string(), lock: lock.to_path_buf() });
+    }
+    Ok(())
 }

@@ -2105,45 +2105,9 @@ mod tests {
     /// Made once with gpg 2.2 (`--quick-gen-key … ed25519 cert`, `--quick-add-key … ed25519
     /// sign`, `--clear-sign`, `--armor --detach-sign`, all `--digest-algo SHA256`); the fuzz
     /// target `fuzz/fuzz_targets/openpgp.rs` and its seeds use the same key and files.
-    const GPG_KEY: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----
-
-mDMEZ3SFgBYJKwYBBAHaRw8BAQdAm+x535pSApYvBlfgpyDSevCB+ua0xObh6iwW
-zslAso60J2t2ZXJpZnkgZnV6eiBzaWduZXIgPGZ1enpAa3ZlcmlmeS50ZXN0PoiQ
-BBMWCAA4FiEEyXPN99fdnHw8ppyMj0gxhS6iJywFAmd0hYACGwEFCwkIBwIGFQoJ
-CAsCBBYCAwECHgECF4AACgkQj0gxhS6iJywvQQD/c/yD+WjqudJHs8bp8ALTONaF
-449Idl+MACnfFpCnA4EA/R8+c5EZTBgRzOQRXyiTMfXCeX3H+eG72XP0DNYv/f8G
-uDMEZ3SFvBYJKwYBBAHaRw8BAQdAi3QDMo7ofjyvu0pkQhamEUoNeeQ5CU6/j41T
-9XRq8ymI7wQYFggAIBYhBMlzzffX3Zx8PKacjI9IMYUuoicsBQJndIW8AhsCAIEJ
-EI9IMYUuoicsdiAEGRYIAB0WIQRF3Dna5P34Spaq8fMb4bgrS0E86QUCZ3SFvAAK
-CRAb4bgrS0E86c+SAPwMVXYDaRAQNMQE5nggjUzq7tx674mMMxQ4qMGGQ7nK7QD/
-QtA2XRIppLk1Y0xhMb+ok+EmLEyC3zN6Pr7DtI0rMQm47AD/Qa2ifDOmfnzSNHwx
-9mm8Ogkt9MgMMkhfuJ9JhxI1JrUA/i5RyGXMzUNOni9NTYXBvHAdh4zSOpor8n3o
-F82CfloG
-=uaVP
------END PGP PUBLIC KEY BLOCK-----
-";
-    const GPG_RUNC_SHA256SUM: &str = "-----BEGIN PGP SIGNED MESSAGE-----
-Hash: SHA256
-
-e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05  runc.amd64
-629d4630657caace9c819fd3797f4a70c397fbd41a2a7e464a0507dad675d52c  runc.arm64
-- -e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05  runc.tar.xz
------BEGIN PGP SIGNATURE-----
-
-iHUEARYIAB0WIQRF3Dna5P34Spaq8fMb4bgrS0E86QUCaDuYAAAKCRAb4bgrS0E8
-6ap7AP4pkKDJYJhtZMn4sBeHEZq81sTopUPDkPZ42rxVSs0zkwEAxz8pnefzu00A
-MO4smhZT5dmfjIVWNqi2sJow9jhaAwo=
-=Cvew
------END PGP SIGNATURE-----
-";
-    const GPG_HELM_ASC: &str = "-----BEGIN PGP SIGNATURE-----
-
-iHUEABYIAB0WIQRF3Dna5P34Spaq8fMb4bgrS0E86QUCaDuYAAAKCRAb4bgrS0E8
-6ffaAQCkLv327m24xY9HpsLMvsrf9Pk36ACRBTB2KmV5p8oYxgD/bJbstOSJIxlU
-PxSWdkKdk5rDU0zpqk6Dc044wX99YgE=
-=1LkZ
------END PGP SIGNATURE-----
-";
+    const GPG_KEY: &str = include_str!("testdata/gpg-signer.asc");
+    const GPG_RUNC_SHA256SUM: &str = include_str!("testdata/runc.sha256sum");
+    const GPG_HELM_ASC: &str = include_str!("testdata/helm.sha256sum.asc");
 
     #[test]
     fn files_gpg_signed_verify_without_gpg() {
