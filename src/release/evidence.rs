@@ -4,35 +4,17 @@
 use std::path::{Path, PathBuf};
 
 use crate::catalog::{Artifact, SignatureKind};
-use crate::checksums::{self, ChecksumFile, MAX_FILE_LEN};
+use crate::checksums::{self, MAX_FILE_LEN};
 use crate::digest::Algorithm;
-use crate::expect::{Expectations, Expected};
+use crate::expect::Expected;
 use crate::lock::Lock;
 use crate::signature::SignatureCheck;
 
 use super::signatures::{pinned_evidence, SignatureFiles};
-use super::{Error, ReleaseError, Upstream};
+use super::{listed, Error, ReleaseError, Upstream};
 
 /// A checksum or signature file as downloaded: its URL and bytes.
 pub type RawFile = (String, Vec<u8>);
-
-/// The entries of a checksum file that list `artifact` (at least one), named from now
-/// on as the artifact installs, whatever the file called it.
-pub(super) fn listed(artifact: &Artifact, file: &ChecksumFile) -> Result<Vec<Expected>, Error> {
-    let mut one = Expectations::new(&artifact.platform.os, &artifact.platform.arch);
-    one.platform_asked = true;
-    one.add_checksum_file(file);
-    let mut matching: Vec<Expected> =
-        one.matching(&artifact.file_name, true).map_err(ReleaseError::from)?.into_iter().cloned().collect();
-    if matching.is_empty() {
-        return Err(ReleaseError::NoEntry { url: file.source.clone(), file_name: artifact.file_name.clone() }.into());
-    }
-    for e in &mut matching {
-        e.subject = Some(artifact.subject());
-        e.name = Some(artifact.install_name.clone());
-    }
-    Ok(matching)
-}
 
 /// Whether `entries`, from one source, hold both a SHA-256 and a SHA-512.
 fn lists_both(entries: &[Expected]) -> bool {

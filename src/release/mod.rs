@@ -388,3 +388,21 @@ impl Upstream {
         Ok(signed)
     }
 }
+
+/// The entries of a checksum file that list `artifact` (at least one), named from now
+/// on as the artifact installs, whatever the file called it.
+fn listed(artifact: &Artifact, file: &crate::checksums::ChecksumFile) -> Result<Vec<crate::expect::Expected>, Error> {
+    let mut one = crate::expect::Expectations::new(&artifact.platform.os, &artifact.platform.arch);
+    one.platform_asked = true;
+    one.add_checksum_file(file);
+    let mut matching: Vec<crate::expect::Expected> =
+        one.matching(&artifact.file_name, true).map_err(ReleaseError::from)?.into_iter().cloned().collect();
+    if matching.is_empty() {
+        return Err(ReleaseError::NoEntry { url: file.source.clone(), file_name: artifact.file_name.clone() }.into());
+    }
+    for e in &mut matching {
+        e.subject = Some(artifact.subject());
+        e.name = Some(artifact.install_name.clone());
+    }
+    Ok(matching)
+}

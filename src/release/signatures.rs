@@ -183,7 +183,7 @@ impl Upstream {
                 (r.url.clone(), file, SignatureEvidence::pgp(&cleartext.signature))
             }
         };
-        let mut expected = super::evidence::listed(artifact, &file)?;
+        let mut expected = super::listed(artifact, &file)?;
         for e in &mut expected {
             e.signed_by = Some(evidence.clone());
         }
