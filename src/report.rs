@@ -145,6 +145,16 @@ pub fn escape(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// One line of a record's text, whatever its fields hold: the formatted line is escaped
+/// whole ([`escape`]), so a newline or control character inside a field (a URL or path
+/// the operator typed, a server's message) is shown, never a line of its own.
+pub fn write_line(out: &mut dyn Write, line: std::fmt::Arguments<'_>) -> io::Result<()> {
+    match line.as_str() {
+        Some(text) => writeln!(out, "{}", escape(text)),
+        None => writeln!(out, "{}", escape(&line.to_string())),
+    }
+}
+
 /// [`escape`] for bytes that may not be UTF-8: each byte that is not part of a UTF-8
 /// character is shown as `\xNN`.
 pub fn escape_bytes(bytes: &[u8]) -> Cow<'_, str> {

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::report::{NoSummary, Record, Status};
+use crate::report::{write_line, NoSummary, Record, Status};
 
 use super::{age, material_of, CacheStatus, ChangeKind, Loaded, Material, TrustConfig, UpdateReport};
 
@@ -60,28 +60,26 @@ fn write_update(out: &mut dyn Write, report: &UpdateReport, now: Timestamp) -> i
     let unchanged = report.old.sha256 == report.new.sha256 && report.old.versions == report.new.versions;
     let as_of = report.as_of.map(|t| format!(", expiry judged as of {t}")).unwrap_or_default();
     if unchanged {
-        writeln!(out, "trust is up to date: {} ({}{as_of})", report.url, report.dir.display())?;
+        write_line(out, format_args!("trust is up to date: {} ({}{as_of})", report.url, report.dir.display()))?;
     } else {
-        writeln!(out, "trust updated from {} into {}{as_of}", report.url, report.dir.display())?;
+        write_line(out, format_args!("trust updated from {} into {}{as_of}", report.url, report.dir.display()))?;
     }
     let old_label = if report.old.source == "built-in" { " (built-in; no cache before)" } else { "" };
-    writeln!(out, "  trusted_root.json  sha256:{}{old_label}", report.old.sha256)?;
-    writeln!(out, "                  →  sha256:{}", report.new.sha256)?;
+    write_line(out, format_args!("  trusted_root.json  sha256:{}{old_label}", report.old.sha256))?;
+    write_line(out, format_args!("                  →  sha256:{}", report.new.sha256))?;
     if let Some(new) = report.new.versions {
         let roles =
             [("root", new.root), ("timestamp", new.timestamp), ("snapshot", new.snapshot), ("targets", new.targets)];
         for (i, (role, version)) in roles.into_iter().enumerate() {
             let before = report.old.versions.map(|v| [v.root, v.timestamp, v.snapshot, v.targets][i]);
             let before = before.map_or("-".to_string(), |v| format!("v{v}"));
-            write!(out, "  {role:<10} {before} → v{version}")?;
-            match report.new.timestamp_expires.filter(|_| role == "timestamp") {
-                Some(t) => writeln!(out, "   expires {t} ({})", relative(now, t))?,
-                None => writeln!(out)?,
-            }
+            let expires = report.new.timestamp_expires.filter(|_| role == "timestamp");
+            let expires = expires.map(|t| format!("   expires {t} ({})", relative(now, t))).unwrap_or_default();
+            write_line(out, format_args!("  {role:<10} {before} → v{version}{expires}"))?;
         }
     }
     if report.changes.is_empty() {
-        writeln!(out, "  no CA, CT log, tlog or TSA added, removed or ended")?;
+        write_line(out, format_args!("  no CA, CT log, tlog or TSA added, removed or ended"))?;
     }
     for change in &report.changes {
         let sign = match change.change {
@@ -89,51 +87,71 @@ fn write_update(out: &mut dyn Write, report: &UpdateReport, now: Timestamp) -> i
             ChangeKind::Removed => "- removed",
             ChangeKind::Ended => "~ ended",
         };
-        writeln!(out, "  {sign:<9} {}", material_line(&change.material))?;
+        write_line(out, format_args!("  {sign:<9} {}", material_line(&change.material)))?;
     }
     Ok(())
 }
 
 fn write_show(out: &mut dyn Write, config: &TrustConfig, loaded: &Loaded, now: Timestamp) -> io::Result<()> {
-    writeln!(out, "in effect  {}", loaded.source)?;
-    writeln!(out, "           because {}", loaded.reason)?;
-    writeln!(out, "sha256     {}", loaded.sha256_hex())?;
+    write_line(out, format_args!("in effect  {}", loaded.source))?;
+    write_line(out, format_args!("           because {}", loaded.reason))?;
+    write_line(out, format_args!("sha256     {}", loaded.sha256_hex()))?;
     let pin = config.tuf_root.as_ref().map_or("built in".to_string(), |p| p.display().to_string());
     let url = config.tuf_url.as_deref().unwrap_or("off");
-    writeln!(out, "tuf        {url} (pinned root: {pin}{})", if config.offline { "; offline" } else { "" })?;
+    write_line(
+        out,
+        format_args!("tuf        {url} (pinned root: {pin}{})", if config.offline { "; offline" } else { "" }),
+    )?;
     match &loaded.cache {
-        CacheStatus::Unused => writeln!(out, "cache      not read: --trusted-root comes first")?,
-        CacheStatus::NoDir => writeln!(out, "cache      none: no directory (set KVERIFY_TRUST_DIR)")?,
+        CacheStatus::Unused => write_line(out, format_args!("cache      not read: --trusted-root comes first"))?,
+        CacheStatus::NoDir => write_line(out, format_args!("cache      none: no directory (set KVERIFY_TRUST_DIR)"))?,
         CacheStatus::Missing => {
             let dir = config.dir.as_deref().map(|d| d.display().to_string()).unwrap_or_default();
-            writeln!(out, "cache      none yet in {dir}: run `kverify trust update`")?
+            write_line(out, format_args!("cache      none yet in {dir}: run `kverify trust update`"))?
         }
-        CacheStatus::Invalid(why) => writeln!(out, "cache      ignored, it does not verify: {why}")?,
+        CacheStatus::Invalid(why) => write_line(out, format_args!("cache      ignored, it does not verify: {why}"))?,
         CacheStatus::Verified(info) => {
-            writeln!(out, "cache      {}", info.dir.display())?;
+            write_line(out, format_args!("cache      {}", info.dir.display()))?;
             if let Some(state) = &info.updated {
                 let age = state.updated_at.parse::<Timestamp>().map(|t| format!(" ({} ago)", age(now, t)));
                 let as_of = state.as_of.as_ref().map(|t| format!(", expiry judged as of {t}")).unwrap_or_default();
-                writeln!(out, "updated    {}{} from {}{as_of}", state.updated_at, age.unwrap_or_default(), state.url)?;
+                write_line(
+                    out,
+                    format_args!(
+                        "updated    {}{} from {}{as_of}",
+                        state.updated_at,
+                        age.unwrap_or_default(),
+                        state.url
+                    ),
+                )?;
             }
             let v = info.versions;
-            writeln!(
+            write_line(
                 out,
-                "versions   root v{}, timestamp v{}, snapshot v{}, targets v{}",
-                v.root, v.timestamp, v.snapshot, v.targets
+                format_args!(
+                    "versions   root v{}, timestamp v{}, snapshot v{}, targets v{}",
+                    v.root, v.timestamp, v.snapshot, v.targets
+                ),
             )?;
-            writeln!(out, "timestamp  expires {} ({})", info.timestamp_expires, relative(now, info.timestamp_expires))?;
+            write_line(
+                out,
+                format_args!(
+                    "timestamp  expires {} ({})",
+                    info.timestamp_expires,
+                    relative(now, info.timestamp_expires)
+                ),
+            )?;
             if info.expires < info.timestamp_expires || info.is_stale(now) {
-                writeln!(out, "stale      from {} ({})", info.expires, relative(now, info.expires))?;
+                write_line(out, format_args!("stale      from {} ({})", info.expires, relative(now, info.expires)))?;
             }
             if info.sha256 != loaded.sha256 {
-                writeln!(out, "cached     sha256 {} (not in effect)", hex::encode(info.sha256))?;
+                write_line(out, format_args!("cached     sha256 {} (not in effect)", hex::encode(info.sha256)))?;
             }
         }
     }
-    writeln!(out, "trusts")?;
+    write_line(out, format_args!("trusts"))?;
     for material in material_of(&loaded.root) {
-        writeln!(out, "  {}", material_line(&material))?;
+        write_line(out, format_args!("  {}", material_line(&material)))?;
     }
     Ok(())
 }

@@ -228,3 +228,25 @@ fn a_closed_stdout_ends_quietly() {
     let status = child.wait().unwrap();
     assert_eq!((status.code(), stderr.as_str()), (Some(0), ""), "every file verified; the report was cut short");
 }
+
+/// Issue 16's gap: a log line held a field's newline as it was, so a destination
+/// directory named `x\nWARN …` forged a warning in `-vv` logs. Each event is escaped
+/// whole but for its final newline.
+#[test]
+fn a_newline_in_a_logged_path_forges_no_log_line() {
+    let server = Server::start();
+    let data = publish_kubelet(&server, "v1.29.0", 7, 1000);
+    let top = tempdir();
+    let dest = top.path().join("x\nWARN forged");
+    std::fs::create_dir(&dest).unwrap();
+    // A staged file of a kverify that no longer runs: removed, and logged at debug.
+    std::fs::write(dest.join(".kverify-kubelet-999999999-abcdef.partial"), b"old").unwrap();
+
+    let run = fetch(&server, &dest, &["kubelet@v1.29.0"], &["-vv"]);
+    run.code(0);
+    assert_eq!(std::fs::read(dest.join("kubelet")).unwrap(), data);
+    let logged = run.stderr.lines().find(|l| l.contains("no longer runs")).unwrap_or_else(|| panic!("{}", run.stderr));
+    assert!(logged.contains("x\\nWARN forged/.kverify-kubelet-999999999-abcdef.partial"), "{logged}");
+    assert!(run.stderr.lines().all(|l| !l.starts_with("WARN forged")), "{}", run.stderr);
+    assert!(control_bytes(&run.stderr).is_empty(), "{:?}", run.stderr);
+}

@@ -519,3 +519,24 @@ fn run_ok(cmd: std::process::Command) {
     let run = run(cmd);
     run.code(0);
 }
+
+/// Issue 16's gap: a newline inside a field of `trust` text (here the trust directory
+/// the operator named) started a line of its own, forging one. Every line is escaped
+/// whole: the path shows `\n` and no forged line appears.
+#[test]
+fn a_newline_in_a_trust_field_forges_no_line() {
+    let w = World::new(&production());
+    let dir = w.dir("x\nsha256     forged");
+    let forged = |out: &str| out.lines().any(|l| l.starts_with("sha256     forged"));
+
+    let update = w.kv(&dir, &["trust", "update"]);
+    update.code(0);
+    assert!(update.stdout.contains("x\\nsha256     forged"), "{}", update.stdout);
+    assert!(!forged(&update.stdout), "{}", update.stdout);
+
+    let show = w.kv(&dir, &["trust", "show"]);
+    show.code(0);
+    assert!(show.stdout.contains("cache      ") && show.stdout.contains("x\\nsha256     forged"), "{}", show.stdout);
+    assert!(!forged(&show.stdout), "{}", show.stdout);
+    assert_eq!(w.show(&dir)["trust_dir"], dir.to_str().unwrap(), "JSON stays exact");
+}
