@@ -935,6 +935,66 @@ fn a_second_gzip_member_is_read_and_its_etcd_refused() {
     assert_installed(dest.path(), "etcd", &previous);
 }
 
+/// A gzip bomb: a few hundred KiB that unpack past the 4 GiB cap on what an archive
+/// unpacks to, in an entry that is not selected. The cap counts every header, read or
+/// skipped, so the archive is refused at the header, before the bomb is inflated.
+#[test]
+fn a_gzip_bomb_past_the_unpacked_cap_is_refused_at_its_header() {
+    use std::io::{Read as _, Write as _};
+    let top = "etcd-v3.5.12-linux-amd64";
+    let binaries: Vec<(String, Vec<u8>)> =
+        ["etcd", "etcdctl", "etcdutl"].iter().map(|n| (n.to_string(), bytes(n.len() as u64, 20_000))).collect();
+    let mut entries = vec![Entry::dir(&format!("{top}/"))];
+    entries.extend(binaries.iter().map(|(n, d)| Entry::file(&format!("{top}/{n}"), d, 0o755)));
+    let bomb = format!("{top}/Documentation/bomb");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&tar(&entries, false)).unwrap();
+    gz.write_all(&header(&Entry::oversized(&bomb, 5 << 30))).unwrap();
+    // Only the first 16 MiB of the 5 GiB follow: the refusal comes before any is read.
+    std::io::copy(&mut std::io::repeat(0).take(16 << 20), &mut gz).unwrap();
+    let archive = gz.finish().unwrap();
+    assert!(archive.len() < 1 << 20, "{} bytes", archive.len());
+
+    let server = Server::start();
+    publish_etcd_archive(&server, "v3.5.12", &archive, binaries);
+    let dest = tempdir();
+    let previous = previous_binary(dest.path(), "etcd");
+    let run = fetch(&server, dest.path(), &["etcd", "v3.5.12"], &[]);
+    run.code(1);
+    let why = "the archive unpacks to over 4294967296 bytes";
+    assert_eq!(run.stdout, refused(ETCD, ETCD_ARCHIVE, &format!("\"{bomb}\""), why));
+    assert_listing(dest.path(), &["etcd"]);
+    assert_installed(dest.path(), "etcd", &previous);
+}
+
+/// Two zero blocks end a tar archive for GNU tar (without `-i`) and for kverify alike:
+/// an `etcd` hidden after the end-of-archive marker is extracted by neither, so what an
+/// operator unpacks by hand is what kverify installed.
+#[test]
+fn what_follows_the_end_of_archive_marker_is_read_by_neither_kverify_nor_gnu_tar() {
+    let top = "etcd-v3.5.12-linux-amd64";
+    let binaries: Vec<(String, Vec<u8>)> =
+        ["etcd", "etcdctl", "etcdutl"].iter().map(|n| (n.to_string(), bytes(n.len() as u64, 20_000))).collect();
+    let mut first = vec![Entry::dir(&format!("{top}/"))];
+    first.extend(binaries.iter().map(|(n, d)| Entry::file(&format!("{top}/{n}"), d, 0o755)));
+    let hidden = Entry::file(&format!("{top}/etcd"), b"#!/bin/sh\necho pwned\n", 0o755);
+    let archive = gzip(&[tar(&first, true), tar(&[hidden], true)].concat());
+    let root = tempdir();
+    let copy = write(root.path(), "a.tar.gz", &archive);
+    if let Ok(out) = std::process::Command::new("tar").arg("-tzf").arg(&copy).output() {
+        let listed = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(listed.lines().filter(|l| *l == format!("{top}/etcd")).count(), 1, "GNU tar lists:\n{listed}");
+    }
+    let server = Server::start();
+    publish_etcd_archive(&server, "v3.5.12", &archive, binaries.clone());
+    let dest = tempdir();
+    fetch(&server, dest.path(), &["etcd", "v3.5.12"], &[]).code(0);
+    assert_listing(dest.path(), &["etcd", "etcdctl", "etcdutl"]);
+    for (name, data) in &binaries {
+        assert_installed(dest.path(), name, data);
+    }
+}
+
 /// containerd's binaries under `bin/`, then `extra` (executable, under `bin/` unless its
 /// path says otherwise), published as containerd 1.7.13.
 fn publish_containerd_with(server: &Server, extra: Vec<Entry>) {
