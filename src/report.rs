@@ -639,6 +639,34 @@ pub fn print_error(err: &dyn Classified) {
     let _ = io::stderr().lock().write_all(text.as_bytes());
 }
 
+/// Prints what clap says of a command line it did not take, and returns its exit code
+/// (0 for `--help` and `--version`, 2 for a usage error). clap echoes what was typed as
+/// it was typed, so in an error every argument (and every `--flag=value`'s value) that
+/// needs escaping is shown escaped, as all text is: a value holding a newline cannot
+/// start a line of its own. (Terminal escapes clap already strips off a terminal.)
+pub fn print_command_line_error(err: &clap::Error, args: &[std::ffi::OsString]) -> u8 {
+    if !err.use_stderr() {
+        let _ = err.print();
+        return 0;
+    }
+    let mut typed: Vec<String> = Vec::new();
+    for arg in args {
+        let arg = arg.to_string_lossy();
+        let value = arg.split_once('=').map(|(_, value)| value.to_string());
+        typed.extend([Some(arg.to_string()), value].into_iter().flatten());
+    }
+    // Longest first: a value is also part of its `--flag=value`.
+    typed.sort_by_key(|t| std::cmp::Reverse(t.len()));
+    let mut text = err.render().to_string();
+    for t in &typed {
+        if let Cow::Owned(escaped) = escape(t) {
+            text = text.replace(t.as_str(), &escaped);
+        }
+    }
+    let _ = io::stderr().lock().write_all(text.as_bytes());
+    u8::try_from(err.exit_code()).unwrap_or(2)
+}
+
 #[cfg(test)]
 mod tests {
     use std::ffi::OsStr;

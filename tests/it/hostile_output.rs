@@ -250,3 +250,33 @@ fn a_newline_in_a_logged_path_forges_no_log_line() {
     assert!(run.stderr.lines().all(|l| !l.starts_with("WARN forged")), "{}", run.stderr);
     assert!(control_bytes(&run.stderr).is_empty(), "{:?}", run.stderr);
 }
+
+/// Issue 16's gap: clap echoed a mistyped argument as it was typed, so one holding a
+/// newline forged a line of the usage error. It is shown escaped; the exit is still 2
+/// and nothing else of clap's message changes.
+#[test]
+fn a_newline_in_a_mistyped_argument_forges_no_line() {
+    let run = kverify(["fetch", "--bogus\nOK       kubelet"]);
+    run.code(2);
+    assert!(
+        run.stderr.starts_with("error: unexpected argument '--bogus\\nOK       kubelet' found\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.lines().all(|l| !l.starts_with("OK")), "{}", run.stderr);
+    assert!(run.stderr.contains("Usage: kverify fetch [OPTIONS]"), "{}", run.stderr);
+    assert!(control_bytes(&run.stderr).is_empty(), "{:?}", run.stderr);
+
+    let run = kverify(["fetch", "kubelet", "--timeout=5\nOK       kubelet"]);
+    run.code(2);
+    assert!(
+        run.stderr.starts_with("error: invalid value '5\\nOK       kubelet' for '--timeout <SECS>'"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.lines().all(|l| !l.starts_with("OK")), "{}", run.stderr);
+
+    let help = kverify(["fetch", "--help"]);
+    help.code(0);
+    assert!(help.stdout.starts_with("Download a release artifact"), "{}", help.stdout);
+}
