@@ -219,6 +219,34 @@ PGP_HELM_ASC = (TESTDATA / "helm.sha256sum.asc").read_text()
 PGP_HELM_SHA256SUM = "e1c38137db8d8777eed8813646b59bf4d22d19b9011ab11dc28e2e34f6b80a05  helm-v3.14.1-linux-amd64.tar.gz\n"
 
 
+def units():
+    # The shapes of the real files: containerd's containerd.service, kubeadm's
+    # 10-kubeadm.conf drop-in, and the tricks of SECURITY.md's unit rows.
+    containerd = (
+        "[Unit]\nDescription=containerd container runtime\nAfter=network.target local-fs.target\n\n"
+        "[Service]\nExecStartPre=-/sbin/modprobe overlay\nExecStart=/usr/local/bin/containerd\n"
+        "Type=notify\nDelegate=yes\nKillMode=process\nRestart=always\n\n[Install]\nWantedBy=multi-user.target\n"
+    )
+    kubeadm = (
+        "[Service]\nEnvironment=\"KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf\"\n"
+        "EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env\nEnvironmentFile=-/etc/default/kubelet\n"
+        "ExecStart=\nExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS \\\n  $KUBELET_EXTRA_ARGS\n"
+    )
+    tricks = [
+        "[Service]\nExecStart='/opt/evil/kubelet'\n",
+        "[Service]\nExecStart=/opt/evil/kube\\x6cet\n",
+        "[Service]\nExecStart=@-:+!!/usr/bin/kubelet kubelet --v=2 ; /bin/true\n",
+        "[Service]\nExecStart=/usr/bin/env -i PATH=/opt/evil kubelet\n",
+        "[Service]\nExecStart=/opt/%H/kubelet\nExecStart=|kubelet\n",
+        "[Service]\nExecStart=/usr/bin/kubelet \\\n# a comment inside\n  --v=2\r\nExecStartPost=kubelet\0\n",
+        "[Service]\nBogus line\nExecStart=\nExecStart=/usr/bin/kubelet\n",
+    ]
+    put("units", "containerd.service", b"\x00" + containerd.encode())
+    put("units", "10-kubeadm.conf", b"\x01" + kubeadm.encode())
+    for i, text in enumerate(tricks):
+        put("units", f"trick-{i}", bytes([i % 6]) + text.encode() + b"\xff")
+
+
 def openpgp():
     runc = PGP_RUNC_SHA256SUM.encode()
     put("openpgp", "runc-clearsigned", b"\x00" + runc)
@@ -239,5 +267,6 @@ if __name__ == "__main__":
     sboms()
     archives()
     openpgp()
+    units()
     for d in sorted(OUT.iterdir()):
         print(f"{d.name}: {len(list(d.iterdir()))} seeds")
