@@ -28,6 +28,30 @@ pub fn open(path: &Path, links: Links) -> io::Result<(File, Metadata)> {
         flags |= OFlags::NOFOLLOW;
     }
     let file = OpenOptions::new().read(true).custom_flags(flags.bits() as i32).open(path)?;
+    checked(file)
+}
+
+/// [`open`] of `rel`, a path below the directory `dir` with no symbolic link on it (one
+/// already resolved), walked by the kernel in one step (`openat2` with
+/// `RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH`): a directory on the way swapped for a link
+/// since `rel` was resolved is refused (`ELOOP`), never followed. `dir` itself is opened
+/// as named. Where `openat2` is missing (Linux before 5.6, or a seccomp profile that
+/// refuses it), the path is opened as [`open`] does, refusing a link at its last
+/// component only.
+pub fn open_beneath(dir: &Path, rel: &Path) -> io::Result<(File, Metadata)> {
+    use rustix::fs::{Mode, ResolveFlags};
+    let base = rustix::fs::open(dir, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let resolve = ResolveFlags::NO_SYMLINKS | ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+    match rustix::fs::openat2(&base, rel, flags, Mode::empty(), resolve) {
+        Ok(fd) => checked(File::from(fd)),
+        Err(rustix::io::Errno::NOSYS | rustix::io::Errno::PERM) => open(&dir.join(rel), Links::Refuse),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `file`, checked on its descriptor to be a regular file, back in blocking mode.
+fn checked(file: File) -> io::Result<(File, Metadata)> {
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("not a regular file: {}", kind(&meta))));

@@ -9,7 +9,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::regular_file::{self, Links};
+use crate::regular_file;
 
 /// Symbolic links one resolution follows before it calls them a loop (Linux's limit).
 pub const MAX_LINKS: usize = 40;
@@ -272,18 +272,18 @@ impl Root {
     }
 
     /// Opens the regular file at `resolved` for reading, the one way node audits open
-    /// what they read ([`regular_file::open`]): a FIFO, device or socket, or a link
-    /// swapped in since `resolved` was found, is refused before the first read, and
-    /// nothing blocks.
+    /// what they read ([`regular_file::open_beneath`]): a FIFO, device or socket, or a
+    /// link swapped in since `resolved` was found, at the file or for a directory on its
+    /// way, is refused before the first read, and nothing blocks.
     pub fn open_file(&self, resolved: &Path) -> Result<(std::fs::File, std::fs::Metadata), ReadError> {
         let real = self.real(resolved);
-        regular_file::open(&real, Links::Refuse).map_err(|e| match e.kind() {
+        regular_file::open_beneath(&self.dir, resolved).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => ReadError::NotFound,
             io::ErrorKind::InvalidInput => ReadError::NotRegular {
                 kind: std::fs::symlink_metadata(&real).map_or("not a regular file", |m| regular_file::kind(&m)),
             },
             _ if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
-                ReadError::NotRegular { kind: "a symbolic link" }
+                ReadError::NotRegular { kind: "a symbolic link at it or on its way" }
             }
             _ => ReadError::Io(e),
         })
@@ -372,6 +372,40 @@ mod tests {
 
     fn dirs(r: &Resolution) -> Vec<String> {
         r.directories.iter().map(|d| host_path(d)).collect()
+    }
+
+    /// SECURITY.md's node gap: a directory on a resolved path swapped for a link
+    /// between resolution and the open was followed, so another file than the one
+    /// resolved and judged was read. The kernel now walks the resolved path refusing
+    /// every link on it.
+    #[test]
+    fn a_directory_swapped_for_a_link_after_resolution_is_refused_not_followed() {
+        let (_d, root) = root();
+        mkfile(&root, "usr/bin/kubelet");
+        mkfile(&root, "opt/evil/kubelet");
+        std::fs::write(root.real(Path::new("opt/evil/kubelet")), b"evil").unwrap();
+        let resolved = root.resolve(Path::new("usr/bin/kubelet")).result.unwrap();
+        assert_eq!(resolved, Path::new("usr/bin/kubelet"));
+        let (mut file, _) = root.open_file(&resolved).unwrap();
+        let mut read = String::new();
+        file.read_to_string(&mut read).unwrap();
+        assert_eq!(read, "x");
+
+        std::fs::rename(root.real(Path::new("usr/bin")), root.real(Path::new("usr/bin.old"))).unwrap();
+        symlink("/opt/evil", root.real(Path::new("usr/bin"))).unwrap();
+        match root.open_file(&resolved) {
+            Err(ReadError::NotRegular { kind }) => assert_eq!(kind, "a symbolic link at it or on its way"),
+            other => panic!("{:?}", other.map(|(_, meta)| meta.len())),
+        }
+        // A relative link on the way, and one at the file itself, likewise.
+        std::fs::remove_file(root.real(Path::new("usr/bin"))).unwrap();
+        symlink("../opt/evil", root.real(Path::new("usr/bin"))).unwrap();
+        assert!(matches!(root.open_file(&resolved), Err(ReadError::NotRegular { .. })));
+        std::fs::remove_file(root.real(Path::new("usr/bin"))).unwrap();
+        std::fs::rename(root.real(Path::new("usr/bin.old")), root.real(Path::new("usr/bin"))).unwrap();
+        std::fs::remove_file(root.real(&resolved)).unwrap();
+        symlink("/opt/evil/kubelet", root.real(&resolved)).unwrap();
+        assert!(matches!(root.open_file(&resolved), Err(ReadError::NotRegular { .. })));
     }
 
     #[test]
