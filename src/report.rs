@@ -642,8 +642,8 @@ pub fn print_error(err: &dyn Classified) {
 /// Prints what clap says of a command line it did not take, and returns its exit code
 /// (0 for `--help` and `--version`, 2 for a usage error). clap echoes what was typed as
 /// it was typed, so in an error every argument (and every `--flag=value`'s value) that
-/// needs escaping is shown escaped, as all text is: a value holding a newline cannot
-/// start a line of its own. (Terminal escapes clap already strips off a terminal.)
+/// needs escaping is shown escaped, as all text is: a value holding a newline or a
+/// terminal escape can neither start a line of its own nor reach the terminal.
 pub fn print_command_line_error(err: &clap::Error, args: &[std::ffi::OsString]) -> u8 {
     if !err.use_stderr() {
         let _ = err.print();
