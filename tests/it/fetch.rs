@@ -280,14 +280,21 @@ fn keep_archive_keeps_the_verified_archive_only() {
 /// etcd v3.5.12's three binaries followed by `hostile` (last, so the good binaries are
 /// already staged when the bad entry is met).
 fn etcd_with(hostile: Vec<Entry>) -> (Vec<u8>, Vec<(String, Vec<u8>)>) {
-    let top = "etcd-v3.5.12-linux-amd64";
-    let binaries: Vec<(String, Vec<u8>)> =
-        ["etcd", "etcdctl", "etcdutl"].iter().map(|n| (n.to_string(), bytes(n.len() as u64, 20_000))).collect();
-    let mut entries = vec![Entry::dir(&format!("{top}/"))];
     // setuid, world-writable: the archive's modes are not trusted, the catalog's 0755 is.
-    entries.extend(binaries.iter().map(|(n, d)| Entry::file(&format!("{top}/{n}"), d, 0o6777)));
+    let (binaries, mut entries) = etcd_entries(0, 0o6777);
     entries.extend(hostile);
     (tar_gz(&entries), binaries)
+}
+
+/// etcd v3.5.12's three binaries (their bytes made from `seed`) and the entries of a
+/// tarball that holds them as etcd's does: the top directory, then each binary, `mode`.
+fn etcd_entries(seed: u64, mode: u32) -> (Vec<(String, Vec<u8>)>, Vec<Entry>) {
+    let top = "etcd-v3.5.12-linux-amd64";
+    let binaries: Vec<(String, Vec<u8>)> =
+        ["etcd", "etcdctl", "etcdutl"].iter().map(|n| (n.to_string(), bytes(seed + n.len() as u64, 20_000))).collect();
+    let mut entries = vec![Entry::dir(&format!("{top}/"))];
+    entries.extend(binaries.iter().map(|(n, d)| Entry::file(&format!("{top}/{n}"), d, mode)));
+    (binaries, entries)
 }
 
 /// A PAX extended header that sets the next entry's path.
@@ -791,10 +798,7 @@ fn without_dest_the_current_directory_is_the_destination() {
 fn etcd_with_huge_record(kind: tar::EntryType, path: &str, size: u64) -> (Vec<u8>, Vec<(String, Vec<u8>)>) {
     use std::io::{Read as _, Write as _};
     let top = "etcd-v3.5.12-linux-amd64";
-    let binaries: Vec<(String, Vec<u8>)> =
-        ["etcd", "etcdctl", "etcdutl"].iter().map(|n| (n.to_string(), bytes(n.len() as u64, 20_000))).collect();
-    let mut entries = vec![Entry::dir(&format!("{top}/"))];
-    entries.extend(binaries.iter().map(|(n, d)| Entry::file(&format!("{top}/{n}"), d, 0o755)));
+    let (binaries, entries) = etcd_entries(0, 0o755);
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(&tar(&entries, false)).unwrap();
     gz.write_all(&header(&Entry { claimed_size: Some(size), ..Entry::special(path, kind) })).unwrap();
@@ -868,10 +872,7 @@ fn a_pax_record_cannot_exhaust_memory() {
     // 200 PAX headers of exactly the cap, each before a README: read, kept no longer
     // than their entry, and the archive installs.
     let top = "etcd-v3.5.12-linux-amd64";
-    let binaries: Vec<(String, Vec<u8>)> =
-        ["etcd", "etcdctl", "etcdutl"].iter().map(|n| (n.to_string(), bytes(7 + n.len() as u64, 20_000))).collect();
-    let mut entries = vec![Entry::dir(&format!("{top}/"))];
-    entries.extend(binaries.iter().map(|(n, d)| Entry::file(&format!("{top}/{n}"), d, 0o755)));
+    let (binaries, entries) = etcd_entries(7, 0o755);
     let cap = 1024 * 1024;
     let record = pax_record("comment", &"0".repeat(cap - "1048576 comment=\n".len()));
     assert_eq!(record.len(), cap);
@@ -910,10 +911,7 @@ fn pax_record(key: &str, value: &str) -> Vec<u8> {
 #[test]
 fn a_second_gzip_member_is_read_and_its_etcd_refused() {
     let top = "etcd-v3.5.12-linux-amd64";
-    let binaries: Vec<(String, Vec<u8>)> =
-        ["etcd", "etcdctl", "etcdutl"].iter().map(|n| (n.to_string(), bytes(n.len() as u64, 20_000))).collect();
-    let mut first = vec![Entry::dir(&format!("{top}/"))];
-    first.extend(binaries.iter().map(|(n, d)| Entry::file(&format!("{top}/{n}"), d, 0o755)));
+    let (binaries, first) = etcd_entries(0, 0o755);
     let hidden = Entry::file(&format!("{top}/etcd"), b"#!/bin/sh\necho pwned\n", 0o755);
     // No end-of-archive marker in the first member: the tar stream goes on in the second.
     let archive = [gzip(&tar(&first, false)), gzip(&tar(&[hidden], true))].concat();
@@ -942,10 +940,7 @@ fn a_second_gzip_member_is_read_and_its_etcd_refused() {
 fn a_gzip_bomb_past_the_unpacked_cap_is_refused_at_its_header() {
     use std::io::{Read as _, Write as _};
     let top = "etcd-v3.5.12-linux-amd64";
-    let binaries: Vec<(String, Vec<u8>)> =
-        ["etcd", "etcdctl", "etcdutl"].iter().map(|n| (n.to_string(), bytes(n.len() as u64, 20_000))).collect();
-    let mut entries = vec![Entry::dir(&format!("{top}/"))];
-    entries.extend(binaries.iter().map(|(n, d)| Entry::file(&format!("{top}/{n}"), d, 0o755)));
+    let (binaries, entries) = etcd_entries(0, 0o755);
     let bomb = format!("{top}/Documentation/bomb");
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(&tar(&entries, false)).unwrap();
@@ -973,10 +968,7 @@ fn a_gzip_bomb_past_the_unpacked_cap_is_refused_at_its_header() {
 #[test]
 fn what_follows_the_end_of_archive_marker_is_read_by_neither_kverify_nor_gnu_tar() {
     let top = "etcd-v3.5.12-linux-amd64";
-    let binaries: Vec<(String, Vec<u8>)> =
-        ["etcd", "etcdctl", "etcdutl"].iter().map(|n| (n.to_string(), bytes(n.len() as u64, 20_000))).collect();
-    let mut first = vec![Entry::dir(&format!("{top}/"))];
-    first.extend(binaries.iter().map(|(n, d)| Entry::file(&format!("{top}/{n}"), d, 0o755)));
+    let (binaries, first) = etcd_entries(0, 0o755);
     let hidden = Entry::file(&format!("{top}/etcd"), b"#!/bin/sh\necho pwned\n", 0o755);
     let archive = gzip(&[tar(&first, true), tar(&[hidden], true)].concat());
     let root = tempdir();
