@@ -921,14 +921,21 @@ fn a_second_gzip_member_is_read_and_its_etcd_refused() {
         let listed = String::from_utf8_lossy(&out.stdout);
         assert_eq!(listed.lines().filter(|l| *l == format!("{top}/etcd")).count(), 2, "GNU tar lists:\n{listed}");
     }
+    let why = "a second file with the name of one already taken";
+    assert_etcd_archive_refused(&archive, binaries, &format!("{top}/etcd"), why);
+}
+
+/// Fetches `archive`, published as etcd v3.5.12, over a destination that holds an
+/// earlier etcd: refused as hostile (exit 1, the report naming `entry` and `why`), the
+/// earlier etcd untouched and nothing else written.
+fn assert_etcd_archive_refused(archive: &[u8], binaries: Vec<(String, Vec<u8>)>, entry: &str, why: &str) {
     let server = Server::start();
-    publish_etcd_archive(&server, "v3.5.12", &archive, binaries);
+    publish_etcd_archive(&server, "v3.5.12", archive, binaries);
     let dest = tempdir();
     let previous = previous_binary(dest.path(), "etcd");
     let run = fetch(&server, dest.path(), &["etcd", "v3.5.12"], &[]);
     run.code(1);
-    let entry = format!("\"{top}/etcd\"");
-    assert_eq!(run.stdout, refused(ETCD, ETCD_ARCHIVE, &entry, "a second file with the name of one already taken"));
+    assert_eq!(run.stdout, refused(ETCD, ETCD_ARCHIVE, &format!("\"{entry}\""), why));
     assert_listing(dest.path(), &["etcd"]);
     assert_installed(dest.path(), "etcd", &previous);
 }
@@ -949,17 +956,7 @@ fn a_gzip_bomb_past_the_unpacked_cap_is_refused_at_its_header() {
     std::io::copy(&mut std::io::repeat(0).take(16 << 20), &mut gz).unwrap();
     let archive = gz.finish().unwrap();
     assert!(archive.len() < 1 << 20, "{} bytes", archive.len());
-
-    let server = Server::start();
-    publish_etcd_archive(&server, "v3.5.12", &archive, binaries);
-    let dest = tempdir();
-    let previous = previous_binary(dest.path(), "etcd");
-    let run = fetch(&server, dest.path(), &["etcd", "v3.5.12"], &[]);
-    run.code(1);
-    let why = "the archive unpacks to over 4294967296 bytes";
-    assert_eq!(run.stdout, refused(ETCD, ETCD_ARCHIVE, &format!("\"{bomb}\""), why));
-    assert_listing(dest.path(), &["etcd"]);
-    assert_installed(dest.path(), "etcd", &previous);
+    assert_etcd_archive_refused(&archive, binaries, &bomb, "the archive unpacks to over 4294967296 bytes");
 }
 
 /// Two zero blocks end a tar archive for GNU tar (without `-i`) and for kverify alike:
