@@ -131,6 +131,8 @@ pub fn audit(root: &Root, pins: &Pins, reporter: &mut Reporter<Finding>) {
     let mut hashed = hash_opened(root, &jobs).into_iter();
 
     let mut seen_names: HashSet<String> = HashSet::new();
+    // Found paths whose digest matched a pin, with the pinned component.
+    let mut identified: HashSet<(PathBuf, String)> = HashSet::new();
     let mut seen_pins: HashSet<(Subject, String)> = HashSet::new();
     for (a, target) in audited.iter().zip(&targets) {
         let mut findings = Vec::new();
@@ -150,6 +152,9 @@ pub fn audit(root: &Root, pins: &Pins, reporter: &mut Reporter<Finding>) {
         }
         // Permission findings name the binary the digest check identified.
         let named = findings.first().map(|f| (f.component.clone(), f.version.clone(), f.platform.clone()));
+        if let Some(f) = findings.first().filter(|f| f.status == Status::Ok && f.check == Check::Digest) {
+            identified.extend(f.component.clone().map(|c| (a.found.path.clone(), c)));
+        }
         for mut f in permission_findings(root, &a.resolution, a.stat.as_ref()) {
             if let Some((component, version, platform)) = named.clone() {
                 (f.component, f.version, f.platform) = (component, version, platform);
@@ -180,6 +185,13 @@ pub fn audit(root: &Root, pins: &Pins, reporter: &mut Reporter<Finding>) {
     }
     for f in discovery.unit_findings {
         reporter.record(&Finding { node: node.clone(), ..f });
+    }
+    // A unit's program under another name is its binary if its digest says so.
+    for other in discovery.other_programs {
+        if other.found.is_some_and(|path| identified.contains(&(path, other.binary.to_string()))) {
+            continue;
+        }
+        reporter.record(&Finding { node: node.clone(), ..other.finding });
     }
 }
 

@@ -108,6 +108,21 @@ pub struct Discovery {
     /// Units kverify could not read, and programs of units it cannot name: each hides
     /// what the unit runs, so each is a finding.
     pub unit_findings: Vec<Finding>,
+    /// `ExecStart=` programs not named for their unit's binary: each is a finding unless
+    /// its digest shows it is that binary under another name.
+    pub other_programs: Vec<OtherProgram>,
+}
+
+/// A program a component's unit runs in place of the component's binary (a wrapper such
+/// as `nice`, or another program), by name.
+#[derive(Debug)]
+pub struct OtherProgram {
+    /// The [`Found`] path it was recorded under; `None` when it is not on the node.
+    pub found: Option<PathBuf>,
+    /// The binary the unit is for (`kubelet`).
+    pub binary: &'static str,
+    /// What is reported when the program is not that binary after all.
+    pub finding: Finding,
 }
 
 /// Looks for `names` in [`SEARCH_DIRS`] and for the programs kubelet's and containerd's
@@ -125,6 +140,8 @@ pub fn discover(root: &Root, names: &BTreeSet<String>) -> Discovery {
         }
     }
     for unit in UNITS {
+        // The binary the unit is named for: what its `ExecStart=` must run.
+        let binary = unit.strip_suffix(".service").unwrap_or(unit);
         let loaded = units::load(root, unit);
         for problem in loaded.problems {
             let f = unit_problem_finding(&problem.file, &problem.error);
@@ -134,7 +151,7 @@ pub fn discover(root: &Root, names: &BTreeSet<String>) -> Discovery {
         }
         for command in &loaded.commands {
             let by = FoundBy::unit(command);
-            d.command(command, by);
+            d.command(command, by, binary);
         }
     }
     let mut discovery = d.discovery;
@@ -153,15 +170,22 @@ struct Discoverer<'a> {
 }
 
 impl Discoverer<'_> {
-    fn add(&mut self, key: PathBuf, path: PathBuf, by: String) {
-        match self.seen.get(&key) {
-            Some(&i) if self.discovery.found[i].found_by.contains(&by) => {}
-            Some(&i) => self.discovery.found[i].found_by.push(by),
+    /// Records `path` (the directory entry `key`) as found by `by`; returns the path
+    /// the entry is recorded under (the first one it was found by).
+    fn add(&mut self, key: PathBuf, path: PathBuf, by: String) -> PathBuf {
+        let i = match self.seen.get(&key) {
+            Some(&i) => i,
             None => {
                 self.seen.insert(key, self.discovery.found.len());
-                self.discovery.found.push(Found { path, found_by: vec![by] });
+                self.discovery.found.push(Found { path, found_by: Vec::new() });
+                self.discovery.found.len() - 1
             }
+        };
+        let found = &mut self.discovery.found[i];
+        if !found.found_by.contains(&by) {
+            found.found_by.push(by);
         }
+        found.path.clone()
     }
 
     fn absent(&mut self, path: Option<PathBuf>, name: &[u8], by: String, message: String) {
@@ -172,17 +196,37 @@ impl Discoverer<'_> {
     }
 
     fn unresolved(&mut self, command: &UnitCommand, what: &str) {
-        let mut f = Finding::new(Status::Fail, Severity::Warning, Check::Unit, "unit-program-unresolved");
-        f.path = Some(host_path(&command.file));
-        f.name = command.file.file_name().map(|n| n.to_string_lossy().into_owned());
-        f.message = format!("line {}: {}= runs a program kverify cannot name: {what}", command.line, command.key);
+        let message = format!("line {}: {}= runs a program kverify cannot name: {what}", command.line, command.key);
+        let f = unit_finding(command, "unit-program-unresolved", message);
         if !self.discovery.unit_findings.contains(&f) {
             self.discovery.unit_findings.push(f);
         }
     }
 
+    /// `ExecStart=` of a component's unit runs the component's binary: a `kubelet` for
+    /// kubelet.service, by its name, the name of what it links to, or (judged by the
+    /// audit) its digest. Anything else there (`nice`, `taskset`, `sh -c`, another
+    /// program) is a finding: kverify follows env(1) only, so what such a wrapper goes on
+    /// to run is not audited.
+    fn main_program(&mut self, command: &UnitCommand, program: &Path, found: Option<PathBuf>, binary: &'static str) {
+        let named = |p: &Path| p.file_name() == Some(OsStr::new(binary));
+        if command.key != "ExecStart" || named(program) || self.root.resolve(program).result.is_ok_and(|p| named(&p)) {
+            return;
+        }
+        let message = format!(
+            "line {}: ExecStart= runs {}, not {binary}: a wrapper or another program; kverify follows env(1) only, \
+             so what it runs is not audited",
+            command.line,
+            host_path(program)
+        );
+        let finding = unit_finding(command, "unit-runs-another-program", message);
+        if !self.discovery.other_programs.iter().any(|o| o.finding == finding) {
+            self.discovery.other_programs.push(OtherProgram { found, binary, finding });
+        }
+    }
+
     /// The program one unit command runs, and what a wrapper (env, `|`) it names runs.
-    fn command(&mut self, command: &UnitCommand, by: FoundBy) {
+    fn command(&mut self, command: &UnitCommand, by: FoundBy, binary: &'static str) {
         let args = command.environment.expand_args(&command.command);
         let path = match &command.command.program {
             Program::Unresolved { word, why } => {
@@ -200,18 +244,20 @@ impl Discoverer<'_> {
             Program::Shell(word) => {
                 let cwd = command.environment.working_directory.clone();
                 let runs = EnvRuns::Program { command: word.clone(), path: PathSetting::Inherit, cwd, rest: args };
-                return self.wrapped(command, runs, by.via("the shell"), 0);
+                return self.wrapped(command, runs, by.via("the shell"), 0, binary);
             }
         };
-        self.program(path.clone(), by.to_string());
+        let found = self.program(path.clone(), by.to_string());
         if self.names_env(&path) {
             let args = if command.command.separate_argv0 { args.get(1..).unwrap_or_default().to_vec() } else { args };
-            self.wrapped(command, exec::env_runs(&args), by.via(&host_path(&path)), 1);
+            self.wrapped(command, exec::env_runs(&args), by.via(&host_path(&path)), 1, binary);
+        } else {
+            self.main_program(command, &path, found, binary);
         }
     }
 
     /// What env(1) (or the shell) goes on to run: found as `execvp` finds it.
-    fn wrapped(&mut self, command: &UnitCommand, runs: EnvRuns, by: FoundBy, depth: usize) {
+    fn wrapped(&mut self, command: &UnitCommand, runs: EnvRuns, by: FoundBy, depth: usize, binary: &'static str) {
         let (program, path, cwd, rest) = match runs {
             EnvRuns::Nothing => return,
             EnvRuns::Unknown(why) => return self.unresolved(command, &why),
@@ -252,14 +298,17 @@ impl Discoverer<'_> {
                 }
             }
         };
-        self.program(found.clone(), by.to_string());
+        let recorded = self.program(found.clone(), by.to_string());
         if self.names_env(&found) {
-            self.wrapped(command, exec::env_runs(&rest), by.via(&host_path(&found)), depth + 1);
+            self.wrapped(command, exec::env_runs(&rest), by.via(&host_path(&found)), depth + 1, binary);
+        } else {
+            self.main_program(command, &found, recorded, binary);
         }
     }
 
-    /// Records a program at `rel` (absolute on the host), found or not.
-    fn program(&mut self, rel: PathBuf, by: String) {
+    /// Records a program at `rel` (absolute on the host), found or not; returns the path
+    /// of the [`Found`] it is recorded under, when found.
+    fn program(&mut self, rel: PathBuf, by: String) -> Option<PathBuf> {
         let key = rel
             .parent()
             .and_then(|parent| self.root.resolve(parent).result.ok())
@@ -267,11 +316,12 @@ impl Discoverer<'_> {
             .map(|(dir, name)| dir.join(name))
             .filter(|key| self.root.lstat(key).is_ok());
         match key {
-            Some(key) => self.add(key, rel, by),
+            Some(key) => Some(self.add(key, rel, by)),
             None => {
                 let name = rel.file_name().map(|n| n.as_bytes().to_vec()).unwrap_or_default();
                 let message = format!("named by {by}, not found");
                 self.absent(Some(rel), &name, by, message);
+                None
             }
         }
     }
@@ -300,6 +350,15 @@ impl Discoverer<'_> {
         let env = Some(OsStr::new("env"));
         rel.file_name() == env || self.root.resolve(rel).result.is_ok_and(|p| p.file_name() == env)
     }
+}
+
+/// A finding about what a unit runs, naming the unit file.
+fn unit_finding(command: &UnitCommand, reason: &'static str, message: String) -> Finding {
+    let mut f = Finding::new(Status::Fail, Severity::Warning, Check::Unit, reason);
+    f.path = Some(host_path(&command.file));
+    f.name = command.file.file_name().map(|n| n.to_string_lossy().into_owned());
+    f.message = message;
+    f
 }
 
 /// How a unit's program was found, for `found_by`: `unit /etc/…/kubelet.service`, with

@@ -811,8 +811,62 @@ fn a_c_escaped_execstart_is_still_audited() {
             ("ok", "digest", "match", "/usr/bin/kubelet"),
             ("fail", "digest", "mismatch", "/opt/evil/kubelet"),
             ("unlisted", "digest", "not-pinned", "/srv/evil/contai%nerd"),
+            ("fail", "unit", "unit-runs-another-program", "/etc/systemd/system/containerd.service"),
         ],
     );
+}
+
+/// SECURITY.md's wrapper gap: `ExecStart=/usr/bin/nice /opt/evil/kubelet` audited only
+/// `nice`, and the node passed. A component's unit must run the component's binary (by
+/// name, or by digest under another name); a wrapper kverify does not follow, or another
+/// program, is a finding: exit 1, naming the unit, the line and what runs.
+#[test]
+fn a_wrapper_kverify_does_not_follow_in_execstart_is_a_finding() {
+    require_root!();
+    let (h, lock) = host_with_an_evil_kubelet();
+    h.install("usr/bin/nice", &bytes(70, 100));
+    h.install(
+        "etc/systemd/system/kubelet.service",
+        b"[Service]\nExecStart=/usr/bin/nice -n 5 /opt/evil/kubelet --v=2\n",
+    );
+    h.install("bin/sh", &bytes(71, 100));
+    h.install("usr/local/bin/containerd", &bytes(72, 100));
+    h.install(
+        "etc/systemd/system/containerd.service",
+        b"[Service]\nExecStartPre=-/bin/sh -c 'modprobe overlay'\nExecStart=/bin/sh -c '/usr/local/bin/containerd'\n",
+    );
+    let run = h.audit(&lock, &[]);
+    run.code(1);
+    let rows = run.json();
+    exactly(
+        &rows,
+        &[
+            ("ok", "digest", "match", "/usr/bin/kubelet"),
+            ("unlisted", "digest", "not-pinned", "/usr/bin/nice"),
+            ("unlisted", "digest", "not-pinned", "/bin/sh"),
+            ("unlisted", "digest", "not-pinned", "/usr/local/bin/containerd"),
+            ("fail", "unit", "unit-runs-another-program", "/etc/systemd/system/kubelet.service"),
+            ("fail", "unit", "unit-runs-another-program", "/etc/systemd/system/containerd.service"),
+        ],
+    );
+    let row = finding(&rows, "unit", "/etc/systemd/system/kubelet.service");
+    says(row, "fail", "warning", "unit-runs-another-program");
+    assert_eq!(
+        row["message"],
+        "line 2: ExecStart= runs /usr/bin/nice, not kubelet: a wrapper or another program; kverify follows env(1) \
+         only, so what it runs is not audited"
+    );
+    // ExecStartPre= may run anything: only ExecStart= is held to the unit's binary.
+    let row = finding(&rows, "unit", "/etc/systemd/system/containerd.service");
+    assert!(row["message"].as_str().unwrap().starts_with("line 3: ExecStart= runs /bin/sh, not containerd"), "{row:#}");
+
+    // The binary itself, by another name: its digest says it is kubelet, so no finding.
+    h.install("opt/k8s/kubelet-1.29.4", &bytes(1, 4000)); // the genuine kubelet
+    h.install("etc/systemd/system/kubelet.service", b"[Service]\nExecStart=/opt/k8s/kubelet-1.29.4\n");
+    h.install("etc/systemd/system/containerd.service", b"[Service]\nExecStart=/usr/local/bin/containerd\n");
+    let run = h.audit(&lock, &[]);
+    run.code(0);
+    assert!(!run.json().iter().any(|r| r["check"] == "unit"), "{:#?}", run.json());
 }
 
 #[test]
