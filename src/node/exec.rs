@@ -438,8 +438,9 @@ pub struct Environment {
 
 impl Environment {
     /// An `Environment=` assignment (`config_parse_environ`): words of `NAME=value`; an
-    /// empty one forgets what came before.
-    pub fn assign(&mut self, value: &[u8], specifiers: &Specifiers) {
+    /// empty one forgets what came before. Specifiers are expanded in a unit's; the
+    /// manager's `DefaultEnvironment=` has none (`specifiers` is `None`).
+    pub fn assign(&mut self, value: &[u8], specifiers: Option<&Specifiers>) {
         let value = strip(value);
         if value.is_empty() {
             self.vars.clear();
@@ -447,7 +448,11 @@ impl Environment {
         }
         let mut pos = 0;
         while let Ok(Some(word)) = next_word(value, &mut pos) {
-            let Ok(word) = specifiers.expand(&word) else { continue };
+            let word = match specifiers.map(|s| s.expand(&word)) {
+                None => word,
+                Some(Ok(word)) => word,
+                Some(Err(_)) => continue,
+            };
             let Some(eq) = word.iter().position(|&b| b == b'=') else { continue };
             if is_name(&word[..eq]) {
                 self.vars.insert(word[..eq].to_vec(), word[eq + 1..].to_vec());
@@ -455,8 +460,18 @@ impl Environment {
         }
     }
 
+    /// What a service starts from: the manager's `DefaultEnvironment=` (`defaults`), under
+    /// what the unit sets itself (`strv_env_merge`: the unit's value wins).
+    pub fn inherit(&mut self, defaults: &Environment) {
+        for (name, value) in &defaults.vars {
+            self.vars.entry(name.clone()).or_insert_with(|| value.clone());
+        }
+        self.elsewhere |= defaults.elsewhere;
+    }
+
     /// The `PATH` the service's processes start with: systemd's default unless the unit
-    /// sets one; `None` when it may come from a file kverify does not read.
+    /// or the manager's `DefaultEnvironment=` sets one; `None` when it may come from a
+    /// file kverify does not read.
     pub fn path(&self) -> Option<Vec<u8>> {
         match self.vars.get(b"PATH".as_slice()) {
             Some(path) => Some(path.clone()),
@@ -892,7 +907,7 @@ mod tests {
     #[test]
     fn environment_and_expansion() {
         let mut env = Environment::default();
-        env.assign(b"\"A=one two\" B=2 bad-name=x PATH=/opt/bin", &spec());
+        env.assign(b"\"A=one two\" B=2 bad-name=x PATH=/opt/bin", Some(&spec()));
         assert_eq!(env.vars.get(&b"A"[..]).unwrap(), b"one two");
         assert!(!env.vars.contains_key(&b"bad-name"[..]));
         assert_eq!(env.path().unwrap(), b"/opt/bin");
@@ -902,11 +917,20 @@ mod tests {
         let k = |s: &str| Word::Known(s.as_bytes().to_vec());
         let u = |s: &str| Word::Unresolved(s.as_bytes().to_vec());
         assert_eq!(env.expand_args(&commands[0]), [k("one"), k("two"), k("2x"), k("$B"), u("$C"), u("${C}")]);
-        env.assign(b"", &spec());
+        env.assign(b"", Some(&spec()));
         assert!(env.vars.is_empty());
         assert_eq!(env.path().unwrap(), SERVICE_PATH);
         env.elsewhere = true;
         assert_eq!(env.path(), None);
+
+        // The manager's DefaultEnvironment= has no specifiers; a unit's own value wins.
+        let mut defaults = Environment::default();
+        defaults.assign(b"PATH=/opt/%n LANG=C", None);
+        let mut unit = Environment::default();
+        unit.assign(b"LANG=en_US.UTF-8", Some(&spec()));
+        unit.inherit(&defaults);
+        assert_eq!(unit.path().unwrap(), b"/opt/%n");
+        assert_eq!(unit.vars.get(&b"LANG"[..]).unwrap(), b"en_US.UTF-8");
     }
 
     #[test]
@@ -990,7 +1014,7 @@ mod tests {
                     }
                 }
                 let mut env = Environment::default();
-                env.assign(&value, &spec());
+                env.assign(&value, Some(&spec()));
             }
         }
     }

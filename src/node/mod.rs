@@ -139,10 +139,14 @@ pub fn discover(root: &Root, names: &BTreeSet<String>) -> Discovery {
             }
         }
     }
+    let (defaults, problems) = units::manager_environment(root);
+    for problem in problems {
+        d.discovery.unit_findings.push(unit_problem_finding(&problem.file, &problem.error));
+    }
     for unit in UNITS {
         // The binary the unit is named for: what its `ExecStart=` must run.
         let binary = unit.strip_suffix(".service").unwrap_or(unit);
-        let loaded = units::load(root, unit);
+        let loaded = units::load(root, unit, &defaults);
         for problem in loaded.problems {
             let f = unit_problem_finding(&problem.file, &problem.error);
             if !d.discovery.unit_findings.contains(&f) {

@@ -80,8 +80,9 @@ pub struct Unit {
     pub problems: Vec<UnitProblem>,
 }
 
-/// Reads unit `name` under `root`.
-pub fn load(root: &Root, name: &str) -> Unit {
+/// Reads unit `name` under `root`; its commands run in `defaults` (the manager's
+/// `DefaultEnvironment=`, [`manager_environment`]) under the unit's own environment.
+pub fn load(root: &Root, name: &str, defaults: &Environment) -> Unit {
     let mut unit = Unit::default();
     let entries = search_path_entries(root, &mut unit.problems);
     let fragment = resolve_name(&entries, name, 0);
@@ -114,7 +115,8 @@ pub fn load(root: &Root, name: &str) -> Unit {
             let fragment = is_fragment(file);
             merge.apply(&src, file, bytes, !fragment, if fragment { MAX_DEPTH } else { 0 });
         }
-        for command in merge.commands() {
+        for mut command in merge.commands() {
+            command.environment.inherit(defaults);
             let program = format!("{:?}", command.command);
             if seen.insert((command.file.clone(), command.line, command.key, program)) {
                 unit.commands.push(command);
@@ -232,6 +234,13 @@ fn drop_ins(root: &Root, names: &[String], problems: &mut Vec<UnitProblem>) -> V
         }
     }
     dirs.extend(UNIT_DIRS.iter().map(|d| Path::new(d).join("service.d")));
+    conf_files(root, dirs, problems)
+}
+
+/// The `*.conf` files of `dirs` (highest priority first) as systemd lists drop-ins: one
+/// per file name, from the first directory that has it, in name order; a directory
+/// reached twice through links is read once.
+fn conf_files(root: &Root, dirs: Vec<PathBuf>, problems: &mut Vec<UnitProblem>) -> Vec<PathBuf> {
     let mut by_name: BTreeMap<OsString, PathBuf> = BTreeMap::new();
     let mut listed = BTreeSet::new();
     for dir in dirs {
@@ -283,6 +292,39 @@ fn listing(root: &Root, dir: &Path, problems: &mut Vec<UnitProblem>) -> Vec<(OsS
             Vec::new()
         }
     }
+}
+
+/// Where the system manager's configuration is read from, highest priority first:
+/// `system.conf` in the first of these that has it, then `system.conf.d/*.conf` of all.
+const MANAGER_DIRS: &[&str] =
+    &["etc/systemd", "run/systemd", "usr/local/lib/systemd", "usr/lib/systemd", "lib/systemd"];
+
+/// The manager's `DefaultEnvironment=` (`[Manager]` of `system.conf` and its drop-ins,
+/// in the order systemd applies them): the environment every service starts from. A
+/// file that cannot be read is a problem (what services run may depend on it).
+pub fn manager_environment(root: &Root) -> (Environment, Vec<UnitProblem>) {
+    let mut problems = Vec::new();
+    let main = MANAGER_DIRS.iter().map(|d| Path::new(d).join("system.conf")).find(|f| root.lstat(f).is_ok());
+    let drop_ins = MANAGER_DIRS.iter().map(|d| Path::new(d).join("system.conf.d")).collect();
+    let mut environment = Environment::default();
+    for file in main.into_iter().chain(conf_files(root, drop_ins, &mut problems)) {
+        let bytes = match read_unit_file(root, &file) {
+            Read::Text(bytes) => bytes,
+            Read::Masked | Read::Absent => continue,
+            Read::Problem(error) => {
+                problems.push(UnitProblem { file, error });
+                continue;
+            }
+        };
+        for (_, item) in items(&bytes, Dialect::Current, &[b"Manager"]) {
+            if let Item::Setting { section, key, value } = item {
+                if section == b"Manager" && key == b"DefaultEnvironment" {
+                    environment.assign(&value, None);
+                }
+            }
+        }
+    }
+    (environment, problems)
 }
 
 /// `a-b-c.service`, then `a-b-.service` and `a-.service` (systemd's prefix drop-ins).
@@ -462,8 +504,12 @@ pub enum Item {
     Include(Vec<u8>),
 }
 
-/// The items of a file's logical lines, with their line numbers.
-pub fn items(bytes: &[u8], dialect: Dialect) -> Vec<(usize, Item)> {
+/// The sections of a unit file systemd reads.
+const UNIT_SECTIONS: &[&[u8]] = &[b"Unit", b"Service", b"Install"];
+
+/// The items of a file's logical lines, with their line numbers; lines of a section not
+/// in `sections`, or before any, are ignored whole, as systemd ignores them.
+pub fn items(bytes: &[u8], dialect: Dialect, sections: &[&[u8]]) -> Vec<(usize, Item)> {
     let mut out = Vec::new();
     let mut section: Vec<u8> = Vec::new();
     for line in logical_lines(bytes, dialect) {
@@ -491,8 +537,7 @@ pub fn items(bytes: &[u8], dialect: Dialect) -> Vec<(usize, Item)> {
             }
             continue;
         }
-        // Lines of a section systemd does not know, or before any, are ignored whole.
-        if !matches!(section.as_slice(), b"Unit" | b"Service" | b"Install") {
+        if !sections.contains(&section.as_slice()) {
             continue;
         }
         match text.iter().position(|&b| b == b'=') {
@@ -543,7 +588,7 @@ impl Merge {
     /// `.include` levels may still be read.
     fn apply(&mut self, src: &Source<'_>, file: &Path, bytes: &[u8], drop_in: bool, includes: usize) {
         let mut clean = true;
-        for (line, item) in items(bytes, src.dialect) {
+        for (line, item) in items(bytes, src.dialect, UNIT_SECTIONS) {
             let (section, key, value) = match item {
                 Item::Doubtful => {
                     clean = false;
@@ -596,7 +641,9 @@ impl Merge {
                 continue;
             }
             match key.as_slice() {
-                b"Environment" if believed || !value.is_empty() => self.environment.assign(&value, src.specifiers),
+                b"Environment" if believed || !value.is_empty() => {
+                    self.environment.assign(&value, Some(src.specifiers))
+                }
                 b"Environment" => {}
                 b"EnvironmentFile" | b"PassEnvironment" | b"UnsetEnvironment" => {
                     if !value.is_empty() {

@@ -1025,6 +1025,47 @@ fn env_in_execstart_audits_the_program_it_starts() {
     );
 }
 
+/// SECURITY.md's node gap: `DefaultEnvironment=` of `system.conf` was not read, so a
+/// `PATH` it set for every service sent `env kubelet` to a program kverify never
+/// audited. The manager's configuration (`system.conf`, then `system.conf.d/*.conf` in
+/// name order) is the environment every service starts from, under its own.
+#[test]
+fn default_environment_of_system_conf_sets_the_path_env_searches() {
+    require_root!();
+    let (h, lock) = host_with_an_evil_kubelet();
+    h.install("usr/bin/env", &bytes(7, 100));
+    h.install("etc/systemd/system/kubelet.service", b"[Service]\nExecStart=/usr/bin/env kubelet --v=2\n");
+    h.install("etc/systemd/system.conf", b"[Manager]\nDefaultEnvironment=PATH=/usr/bin LANG=C\n");
+    // A drop-in later in name order wins; one in a section of its own does nothing.
+    h.install("usr/lib/systemd/system.conf.d/10-path.conf", b"[Manager]\nDefaultEnvironment=PATH=/usr/sbin\n");
+    h.install("etc/systemd/system.conf.d/50-path.conf", b"[Manager]\nDefaultEnvironment=\"PATH=/opt/evil\"\n");
+    h.install("etc/systemd/system.conf.d/90-other.conf", b"[Other]\nDefaultEnvironment=PATH=/usr/bin\n");
+    let run = h.audit(&lock, &[]);
+    run.code(1);
+    let rows = run.json();
+    exactly(
+        &rows,
+        &[
+            ("ok", "digest", "match", "/usr/bin/kubelet"),
+            ("fail", "digest", "mismatch", "/opt/evil/kubelet"),
+            ("unlisted", "digest", "not-pinned", "/usr/bin/env"),
+        ],
+    );
+    assert_eq!(
+        found_by(finding(&rows, "digest", "/opt/evil/kubelet")),
+        ["unit /etc/systemd/system/kubelet.service (via /usr/bin/env)"]
+    );
+
+    // The unit's own Environment= comes first.
+    h.install(
+        "etc/systemd/system/kubelet.service",
+        b"[Service]\nEnvironment=PATH=/usr/bin\nExecStart=/usr/bin/env kubelet --v=2\n",
+    );
+    let run = h.audit(&lock, &[]);
+    run.code(0);
+    assert!(!run.json().iter().any(|r| r["path"] == "/opt/evil/kubelet"), "{:#?}", run.json());
+}
+
 #[test]
 fn a_fifo_at_a_unit_does_not_hang_the_audit() {
     require_root!();
