@@ -317,10 +317,9 @@ pub fn manager_environment(root: &Root) -> (Environment, Vec<UnitProblem>) {
             }
         };
         for (_, item) in items(&bytes, Dialect::Current, &[b"Manager"]) {
-            if let Item::Setting { section, key, value } = item {
-                if section == b"Manager" && key == b"DefaultEnvironment" {
-                    environment.assign(&value, None);
-                }
+            match item {
+                Item::Setting { key, value, .. } if key == b"DefaultEnvironment" => environment.assign(&value, None),
+                _ => {}
             }
         }
     }
