@@ -262,6 +262,19 @@ impl Pool {
     fn chunk(&self, buf: Vec<u8>, len: usize) -> Arc<Chunk> {
         Arc::new(Chunk { buf, len, pool: Some(self.back.clone()) })
     }
+
+    /// The next chunk `reader` gives (`None` at its end), an interrupted read retried.
+    fn read_from(&self, reader: &mut impl Read) -> io::Result<Option<Arc<Chunk>>> {
+        let mut buf = self.take();
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => return Ok(None),
+                Ok(n) => return Ok(Some(self.chunk(buf, n))),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
 }
 
 /// Hashes bytes with a set of algorithms. With both, SHA-512 runs on a second thread
@@ -462,15 +475,10 @@ pub fn copy_hashing<R: Read>(
 ) -> Result<Hashed, CopyError> {
     let pool = Pool::new();
     let mut consumer = Consumer { hasher: MultiHasher::new(set, expected_len), writer, limit, got: 0, advanced };
-    loop {
-        let mut buf = pool.take();
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(source) => return Err(CopyError::Read { got: consumer.got, source }),
-        };
-        consumer.take(pool.chunk(buf, n))?;
+    while let Some(chunk) =
+        pool.read_from(&mut reader).map_err(|source| CopyError::Read { got: consumer.got, source })?
+    {
+        consumer.take(chunk)?;
     }
     Ok((consumer.hasher.finish(), consumer.got))
 }
@@ -498,14 +506,12 @@ pub fn copy_hashing_ahead<R: Read + Send>(
             let pool = Pool::new();
             let mut got = 0u64;
             loop {
-                let mut buf = pool.take();
-                let item = match reader.read(&mut buf) {
-                    Ok(0) => return,
-                    Ok(n) => {
-                        got += n as u64;
-                        Ok(pool.chunk(buf, n))
+                let item = match pool.read_from(&mut reader) {
+                    Ok(None) => return,
+                    Ok(Some(chunk)) => {
+                        got += chunk.len() as u64;
+                        Ok(chunk)
                     }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => Err((got, e)),
                 };
                 let failed = item.is_err();
