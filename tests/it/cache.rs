@@ -21,16 +21,16 @@ fn kubelet() -> String {
 /// Runs `kverify fetch` against `server` with `cache` as KVERIFY_CACHE_DIR.
 fn fetch_cached(server: &Server, dest: &Path, cache: &Path, targets: &[&str], extra: &[&str]) -> Run {
     std::fs::create_dir_all(dest).unwrap();
-    let out = kverify_cmd()
-        .env("KVERIFY_CACHE_DIR", cache)
-        .args(fetch_args(server, dest, targets, extra))
-        .output()
-        .expect("run kverify");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(
+        kverify_cmd().env("KVERIFY_CACHE_DIR", cache).args(fetch_args(server, dest, targets, extra)).output().unwrap(),
+    )
+}
+
+/// `kverify lock TARGET --platform linux/amd64 -o LOCK` against `server`, with `cache`.
+fn lock_cached(server: &Server, cache: &Path, target: &str, lock: &Path) -> Run {
+    let mut cmd = kverify_cmd();
+    cmd.env("KVERIFY_CACHE_DIR", cache).args(["lock", target, "--platform", "linux/amd64", "-o"]).arg(lock);
+    Run::from(cmd.args(mirror_args(server)).output().unwrap())
 }
 
 #[track_caller]
@@ -152,14 +152,7 @@ fn offline_with_a_lock_installs_from_the_cache_with_no_request() {
     let root = tempdir();
     let cache = root.path().join("cache");
     let lock = root.path().join("kverify.lock");
-    let out = kverify_cmd()
-        .env("KVERIFY_CACHE_DIR", &cache)
-        .args(["lock", "kubelet@v1.29.0", "--platform", "linux/amd64", "-o"])
-        .arg(&lock)
-        .args(mirror_args(&server))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    lock_cached(&server, &cache, "kubelet@v1.29.0", &lock).code(0);
     fetch_cached(&server, &root.path().join("d1"), &cache, &["kubelet", V], &[]).code(0);
     server.forget();
     let dest = root.path().join("d2");
@@ -538,14 +531,7 @@ fn a_lock_of_a_cached_archive_still_pins_both_digests() {
     let cache = root.path().join("cache");
     fetch_cached(&server, &root.path().join("d"), &cache, &["etcd", "v3.5.12"], &[]).code(0);
     let lock = root.path().join("kverify.lock");
-    let out = kverify_cmd()
-        .env("KVERIFY_CACHE_DIR", &cache)
-        .args(["lock", "etcd@v3.5.12", "--platform", "linux/amd64", "-o"])
-        .arg(&lock)
-        .args(mirror_args(&server))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    lock_cached(&server, &cache, "etcd@v3.5.12", &lock).code(0);
     assert_eq!(server.hits(&release.path), 1, "the lock took the archive from the cache");
     let text = std::fs::read_to_string(&lock).unwrap();
     assert!(text.contains(&sha512_hex(&release.archive)), "the archive's SHA-512 is pinned:\n{text}");

@@ -36,11 +36,7 @@ fn help_reads_as_its_snapshot() {
         args.push("--help");
         // Help shows the environment's values: run it in none.
         let out = kverify_cmd().env_remove("KVERIFY_TUF_URL").args(&args).output().unwrap();
-        let run = Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
+        let run = Run::from(out);
         run.code(0);
         let name = match command {
             "" => "help.txt".to_string(),

@@ -299,12 +299,7 @@ fn etcd_entries(seed: u64, mode: u32) -> (Vec<(String, Vec<u8>)>, Vec<Entry>) {
 
 /// A PAX extended header that sets the next entry's path.
 fn pax_path(path: &str) -> Entry {
-    let body = format!(" path={path}\n");
-    let mut len = body.len() + 1;
-    while format!("{len}{body}").len() != len {
-        len += 1;
-    }
-    Entry { data: format!("{len}{body}").into_bytes(), ..Entry::special("PaxHeaders/x", tar::EntryType::XHeader) }
+    Entry { data: pax_record("path", path), ..Entry::special("PaxHeaders/x", tar::EntryType::XHeader) }
 }
 
 /// A GNU long-name entry that sets the next entry's path.

@@ -63,12 +63,7 @@ impl Tripwire {
             cmd.env(var, self.url());
         }
         cmd.env_remove("NO_PROXY").env_remove("no_proxy");
-        let out = cmd.args(args).output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run::from(cmd.args(args).output().unwrap())
     }
 
     fn connections(&self) -> usize {

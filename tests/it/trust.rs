@@ -75,12 +75,7 @@ impl World {
 }
 
 fn run(mut cmd: std::process::Command) -> Run {
-    let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(cmd.output().unwrap())
 }
 
 /// One line per non-empty file (path, sha256) and per symbolic link (path, target).

@@ -24,6 +24,17 @@ pub struct Run {
     pub stderr: String,
 }
 
+/// What a finished command printed, and its exit code (-1 when a signal ended it).
+impl From<std::process::Output> for Run {
+    fn from(out: std::process::Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
 impl Run {
     /// Asserts the exit code, printing everything the user saw when it differs.
     #[track_caller]
@@ -85,11 +96,7 @@ where
     if let Some(dir) = cache.filter(|d| d.starts_with(std::env::temp_dir())) {
         let _ = std::fs::remove_dir_all(dir);
     }
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(out)
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
