@@ -1066,6 +1066,21 @@ mod tests {
         revoked_at: Option<u32>,
     }
 
+    impl SubSpec {
+        /// An ed25519 signing subkey made at `created`, bound then with its back-signature,
+        /// never expiring, never revoked: runc's kind of subkey.
+        fn signing(created: u32) -> SubSpec {
+            SubSpec {
+                key_type: KeyType::Ed25519Legacy,
+                sign: true,
+                created,
+                back_signed: true,
+                bindings: vec![(created, None)],
+                revoked_at: None,
+            }
+        }
+    }
+
     struct Spec {
         seed: u64,
         key_type: KeyType,
@@ -1298,14 +1313,7 @@ mod tests {
                 created: made,
                 user_id: RUNC_UID,
                 self_sigs: vec![(made, None)],
-                sub: Some(SubSpec {
-                    key_type: KeyType::Ed25519Legacy,
-                    sign: true,
-                    created: made,
-                    back_signed: true,
-                    bindings: vec![(made, None)],
-                    revoked_at: None,
-                }),
+                sub: Some(SubSpec::signing(made)),
                 revoked_at: None,
             })
         })
@@ -1540,14 +1548,7 @@ mod tests {
         let made = secs("2024-01-01T00:00:00Z");
         let key = ed25519_key(4, RUNC_UID, |s| {
             s.sign = false;
-            s.sub = Some(SubSpec {
-                key_type: KeyType::Ed25519Legacy,
-                sign: true,
-                created: made,
-                back_signed: true,
-                bindings: vec![(made, Some(YEAR))],
-                revoked_at: None,
-            });
+            s.sub = Some(SubSpec { bindings: vec![(made, Some(YEAR))], ..SubSpec::signing(made) });
         });
         let ring = key.keyring();
         let before = clearsign(&key, &runc_sums(), made + YEAR / 2);
@@ -1599,12 +1600,8 @@ mod tests {
             s.sign = false;
             s.self_sigs = vec![(secs("2024-01-22T00:00:00Z"), None)];
             s.sub = Some(SubSpec {
-                key_type: KeyType::Ed25519Legacy,
-                sign: true,
-                created: made,
-                back_signed: true,
                 bindings: vec![(secs("2024-01-22T00:00:00Z"), Some(secs("2030-03-25T00:00:00Z") - made))],
-                revoked_at: None,
+                ..SubSpec::signing(made)
             });
         });
         let file = clearsign(&key, &runc_sums(), secs("2023-03-01T00:00:00Z"));
@@ -1651,14 +1648,7 @@ mod tests {
         let made = secs("2024-01-01T00:00:00Z");
         let key = ed25519_key(9, RUNC_UID, |s| {
             s.sign = false;
-            s.sub = Some(SubSpec {
-                key_type: KeyType::Ed25519Legacy,
-                sign: true,
-                created: made,
-                back_signed: true,
-                bindings: vec![(made, None)],
-                revoked_at: Some(secs("2026-01-01T00:00:00Z")),
-            });
+            s.sub = Some(SubSpec { revoked_at: Some(secs("2026-01-01T00:00:00Z")), ..SubSpec::signing(made) });
         });
         let file = clearsign(&key, &runc_sums(), signed_at());
         let (e, message) = err(verify_cleartext(&key.keyring(), "runc.sha256sum", file.as_bytes(), now()));
@@ -1672,14 +1662,7 @@ mod tests {
         let made = secs("2024-01-01T00:00:00Z");
         let key = ed25519_key(10, RUNC_UID, |s| {
             s.sign = false;
-            s.sub = Some(SubSpec {
-                key_type: KeyType::Ed25519Legacy,
-                sign: false,
-                created: made,
-                back_signed: false,
-                bindings: vec![(made, None)],
-                revoked_at: None,
-            });
+            s.sub = Some(SubSpec { sign: false, back_signed: false, ..SubSpec::signing(made) });
         });
         let file = clearsign(&key, &runc_sums(), signed_at());
         let (e, message) = err(verify_cleartext(&key.keyring(), "runc.sha256sum", file.as_bytes(), now()));
@@ -1712,14 +1695,7 @@ mod tests {
         let made = secs("2024-01-01T00:00:00Z");
         let key = ed25519_key(11, RUNC_UID, |s| {
             s.sign = false;
-            s.sub = Some(SubSpec {
-                key_type: KeyType::Ed25519Legacy,
-                sign: true,
-                created: made,
-                back_signed: false,
-                bindings: vec![(made, None)],
-                revoked_at: None,
-            });
+            s.sub = Some(SubSpec { back_signed: false, ..SubSpec::signing(made) });
         });
         let file = clearsign(&key, &runc_sums(), signed_at());
         let (e, message) = err(verify_cleartext(&key.keyring(), "runc.sha256sum", file.as_bytes(), now()));

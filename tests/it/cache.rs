@@ -33,13 +33,6 @@ fn lock_cached(server: &Server, cache: &Path, target: &str, lock: &Path) -> Run 
     Run::from(cmd.args(mirror_args(server)).output().unwrap())
 }
 
-#[track_caller]
-fn assert_installed(dir: &Path, name: &str, data: &[u8]) {
-    let path = dir.join(name);
-    assert!(std::fs::read(&path).unwrap() == data, "{} does not hold the published bytes", path.display());
-    assert_eq!(mode(&path), 0o755, "mode of {}", path.display());
-}
-
 fn entry(cache: &Path, data: &[u8]) -> PathBuf {
     cache.join("sha256").join(sha256_hex(data))
 }

@@ -13,21 +13,6 @@ use crate::support::*;
 
 const V: &str = "v1.29.0";
 
-/// The destination holds exactly `names`: no temporary files, nothing else.
-#[track_caller]
-fn assert_listing(dir: &Path, names: &[&str]) {
-    let mut want: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    want.sort();
-    assert_eq!(listing(dir), want, "listing of {}", dir.display());
-}
-
-#[track_caller]
-fn assert_installed(dir: &Path, name: &str, data: &[u8]) {
-    let path = dir.join(name);
-    assert!(std::fs::read(&path).unwrap() == data, "{} does not hold the published bytes", path.display());
-    assert_eq!(mode(&path), 0o755, "mode of {}", path.display());
-}
-
 fn previous_binary(dir: &Path, name: &str) -> Vec<u8> {
     use std::os::unix::fs::PermissionsExt;
     let data = bytes(4242, 5000);

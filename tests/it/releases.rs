@@ -9,20 +9,6 @@ use crate::support::releases::*;
 use crate::support::server::Server;
 use crate::support::*;
 
-fn assert_listing(dir: &Path, names: &[&str]) {
-    let mut want: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    want.sort();
-    assert_eq!(listing(dir), want, "listing of {}", dir.display());
-}
-
-#[track_caller]
-fn assert_installed(dir: &Path, name: &str, data: &[u8]) {
-    let path = dir.join(name);
-    assert!(std::fs::read(&path).unwrap() == data, "{} holds other bytes", path.display());
-    assert_eq!(mode(&path), 0o755, "{}", path.display());
-    assert!(!std::fs::symlink_metadata(&path).unwrap().file_type().is_symlink());
-}
-
 /// A Kubernetes release on `server` signed by a test Sigstore whose trusted root is in
 /// `tmp`: fetches verify signatures (no `--insecure-skip-signature`).
 struct Signed {

@@ -132,6 +132,23 @@ pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
 
+/// `dir` holds exactly `names`: no temporary files, nothing else.
+#[track_caller]
+pub fn assert_listing(dir: &Path, names: &[&str]) {
+    let mut want: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    want.sort();
+    assert_eq!(listing(dir), want, "listing of {}", dir.display());
+}
+
+/// `dir/name` is an installed binary: a regular file (not a link) holding `data`, mode 0755.
+#[track_caller]
+pub fn assert_installed(dir: &Path, name: &str, data: &[u8]) {
+    let path = dir.join(name);
+    assert!(!std::fs::symlink_metadata(&path).unwrap().file_type().is_symlink(), "{} is a link", path.display());
+    assert!(std::fs::read(&path).unwrap() == data, "{} does not hold the published bytes", path.display());
+    assert_eq!(mode(&path), 0o755, "mode of {}", path.display());
+}
+
 pub fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
